@@ -1,0 +1,78 @@
+// ESLint flat config. Besides the usual rules it enforces the layering of ../DESIGN.md:
+//   shared <- everyone; core <- main; renderer imports only shared and browser libraries;
+//   preload imports only shared and electron. A wrong arrow fails `npm run lint`.
+import js from '@eslint/js'
+import tseslint from 'typescript-eslint'
+import pluginVue from 'eslint-plugin-vue'
+import vueParser from 'vue-eslint-parser'
+import { builtinModules } from 'node:module'
+
+const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)]
+const platformPackages = ['electron', 'better-sqlite3', 'sharp', 'ws', 'commander', 'cli-progress', 'fflate']
+
+/** Restrictions per layer; exported so a test can check that they bite. */
+export const layerRules = {
+  core: {
+    paths: [...nodeBuiltins, ...platformPackages, 'vue', 'pinia'].map((name) => ({
+      name,
+      message: 'src/core is pure: it may import tfjs and src/shared only (see DESIGN.md).'
+    })),
+    patterns: [
+      { group: ['**/main/**', '**/renderer/**', '**/preload/**'], message: 'src/core may import only src/shared.' }
+    ]
+  },
+  renderer: {
+    paths: [...nodeBuiltins, ...platformPackages].map((name) => ({
+      name,
+      message: 'The renderer is browser code: it talks to the services only through the StudioApi contract.'
+    })),
+    patterns: [
+      { group: ['@tensorflow/*'], message: 'The renderer does not run models; the services do.' },
+      { group: ['**/main/**', '**/core/**', '**/preload/**'], message: 'The renderer may import only src/shared.' }
+    ]
+  },
+  shared: {
+    paths: [...nodeBuiltins, ...platformPackages].map((name) => ({ name, message: 'src/shared has no runtime deps but zod.' })),
+    patterns: [{ group: ['**/main/**', '**/core/**', '**/renderer/**', '**/preload/**', '@tensorflow/*'], message: 'src/shared imports nothing of ours.' }]
+  },
+  preload: {
+    paths: [],
+    patterns: [{ group: ['**/main/**', '**/core/**', '**/renderer/**', '@tensorflow/*'], message: 'The preload imports only electron and src/shared.' }]
+  }
+}
+
+export default tseslint.config(
+  { ignores: ['out/**', 'dist/**', 'release/**', 'node_modules/**', 'docs/**', 'coverage/**', 'test/fixtures/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  ...pluginVue.configs['flat/recommended'],
+  {
+    files: ['**/*.vue'],
+    languageOptions: { parser: vueParser, parserOptions: { parser: tseslint.parser, sourceType: 'module' } }
+  },
+  {
+    languageOptions: {
+      globals: {
+        console: 'readonly', process: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly',
+        setInterval: 'readonly', clearInterval: 'readonly', performance: 'readonly', URL: 'readonly',
+        Buffer: 'readonly', window: 'readonly', document: 'readonly', navigator: 'readonly',
+        TextEncoder: 'readonly', TextDecoder: 'readonly', structuredClone: 'readonly', queueMicrotask: 'readonly',
+        setImmediate: 'readonly', fetch: 'readonly', AbortController: 'readonly', __dirname: 'readonly'
+      }
+    },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'vue/multi-word-component-names': 'off',
+      'vue/max-attributes-per-line': 'off',
+      'vue/singleline-html-element-content-newline': 'off',
+      'vue/html-self-closing': 'off',
+      'vue/html-indent': 'off',
+      'vue/html-closing-bracket-newline': 'off',
+      'vue/multiline-html-element-content-newline': 'off'
+    }
+  },
+  { files: ['src/core/**'], rules: { 'no-restricted-imports': ['error', layerRules.core] } },
+  { files: ['src/renderer/**'], rules: { 'no-restricted-imports': ['error', layerRules.renderer] } },
+  { files: ['src/shared/**'], rules: { 'no-restricted-imports': ['error', layerRules.shared] } },
+  { files: ['src/preload/**'], rules: { 'no-restricted-imports': ['error', layerRules.preload] } }
+)

@@ -1,0 +1,169 @@
+// The one API between the UI and the services. Every host (Electron IPC, the web-mode WebSocket,
+// in-process tests) serves exactly these methods and events, and validates every incoming payload
+// with the schema declared here before a service sees it.
+import { z } from 'zod'
+import type * as D from './domain'
+import {
+  BackendNameSchema,
+  ModelSpecSchema,
+  RunIdSchema,
+  RunQuerySchema,
+  TagSchema,
+  TrainConfigSchema
+} from './schemas'
+
+/** Declares a method: its argument schema, and (as a phantom type) its result. */
+function method<R>() {
+  return <A extends z.ZodType>(args: A) => ({ args, result: undefined as unknown as R })
+}
+
+const none = z.object({}).strict()
+const runRef = z.object({ runId: RunIdSchema }).strict()
+const weightsSchema = z.enum(['best', 'last']).default('best')
+/** Base64 of an image file the user dropped; 40 MB of base64 is a 30 MB file. */
+export const MAX_UPLOAD_BASE64 = 40 * 1024 * 1024
+
+export const methods = {
+  'app.info': method<D.AppInfo>()(none),
+
+  'models.presets': method<D.ModelPreset[]>()(none),
+  'models.summary': method<D.ModelSummary>()(z.object({ spec: ModelSpecSchema }).strict()),
+
+  'datasets.list': method<D.DatasetInfo[]>()(none),
+  'datasets.info': method<D.DatasetDetail>()(z.object({ datasetId: z.string().min(1).max(200) }).strict()),
+  'datasets.samples': method<D.SampleImage[]>()(
+    z
+      .object({
+        datasetId: z.string().min(1).max(200),
+        split: z.enum(['train', 'test']).default('train'),
+        count: z.int().min(1).max(200).default(40),
+        label: z.int().min(0).max(999).optional()
+      })
+      .strict()
+  ),
+  'datasets.download': method<D.DatasetInfo>()(z.object({ datasetId: z.string().min(1).max(200) }).strict()),
+  /** `path` is on the machine the services run on: a folder holding the four IDX files. */
+  'datasets.import': method<D.DatasetInfo>()(
+    z.object({ path: z.string().min(1).max(4096), title: z.string().min(1).max(80).optional() }).strict()
+  ),
+
+  'backends.report': method<D.BackendReport>()(z.object({ refresh: z.boolean().default(false) }).strict()),
+  'backends.benchmark': method<D.BenchmarkResult[]>()(
+    z.object({ seconds: z.number().min(1).max(30).default(10) }).strict()
+  ),
+
+  'training.start': method<D.RunRecord>()(
+    z.object({ config: TrainConfigSchema, name: z.string().max(120).optional() }).strict()
+  ),
+  'training.cancel': method<D.RunStatusEvent>()(runRef),
+  /** Runs queued or training now, with what they logged so far: a reloaded page resumes from this. */
+  'training.active': method<D.ActiveRun[]>()(none),
+
+  'runs.list': method<{ rows: D.RunSummary[]; total: number }>()(RunQuerySchema.strict()),
+  'runs.get': method<D.RunRecord>()(runRef),
+  'runs.curves': method<D.RunCurves>()(
+    z.object({ runId: RunIdSchema, maxPoints: z.int().min(10).max(100_000).default(2000) }).strict()
+  ),
+  'runs.summary': method<D.ModelSummary>()(runRef),
+  'runs.confusion': method<D.ConfusionMatrix>()(
+    z.object({ runId: RunIdSchema, epoch: z.union([z.int().min(1), z.literal('test')]).default('test') }).strict()
+  ),
+  'runs.cellExamples': method<D.CellExample[]>()(
+    z
+      .object({
+        runId: RunIdSchema,
+        epoch: z.union([z.int().min(1), z.literal('test')]).default('test'),
+        trueClass: z.int().min(0),
+        predictedClass: z.int().min(0),
+        limit: z.int().min(1).max(200).default(48)
+      })
+      .strict()
+  ),
+  'runs.rename': method<D.RunRecord>()(z.object({ runId: RunIdSchema, name: z.string().trim().min(1).max(120) }).strict()),
+  'runs.setNotes': method<D.RunRecord>()(z.object({ runId: RunIdSchema, notes: z.string().max(20_000) }).strict()),
+  'runs.setTags': method<D.RunRecord>()(z.object({ runId: RunIdSchema, tags: z.array(TagSchema).max(30) }).strict()),
+  'runs.delete': method<{ deleted: number }>()(runRef),
+  'runs.compare': method<D.CompareResult>()(z.object({ runIds: z.array(RunIdSchema).min(2).max(8) }).strict()),
+  /** Writes a zip to `path` (a folder or a .zip path on the services' machine); returns where. */
+  'runs.export': method<{ path: string }>()(z.object({ runId: RunIdSchema, path: z.string().min(1).max(4096) }).strict()),
+  'runs.import': method<D.RunRecord>()(z.object({ path: z.string().min(1).max(4096) }).strict()),
+  /** The config of a past run, ready for the New run form. */
+  'runs.trainAgain': method<D.TrainConfig>()(runRef),
+
+  'predict.image': method<D.PredictResult>()(
+    z
+      .object({
+        runId: RunIdSchema,
+        weights: weightsSchema,
+        fileName: z.string().min(1).max(500),
+        /** The file's bytes, base64. */
+        data: z.string().max(MAX_UPLOAD_BASE64),
+        topK: z.int().min(1).max(10).default(3)
+      })
+      .strict()
+  )
+} as const
+
+export type Methods = typeof methods
+export type MethodName = keyof Methods
+export type MethodArgs<M extends MethodName> = z.input<Methods[M]['args']>
+export type ParsedArgs<M extends MethodName> = z.output<Methods[M]['args']>
+export type MethodResult<M extends MethodName> = Methods[M]['result']
+
+/** Events the services push to every subscriber. */
+export interface Events {
+  'training.batch': D.BatchEvent
+  'training.epoch': D.EpochEvent
+  'training.status': D.RunStatusEvent
+  'datasets.progress': D.DownloadProgress
+}
+export type EventName = keyof Events
+export const eventNames: EventName[] = ['training.batch', 'training.epoch', 'training.status', 'datasets.progress']
+
+// ---------------------------------------------------------------------------------------------
+// Errors cross the boundary as values with a code and a sentence for a person; never a stack.
+export const errorCodes = [
+  'invalid_argument',
+  'not_found',
+  'conflict',
+  'unavailable',
+  'data_error',
+  'storage_error',
+  'too_large',
+  'unauthorized',
+  'internal'
+] as const
+export type ErrorCode = (typeof errorCodes)[number]
+
+export interface StudioErrorValue {
+  code: ErrorCode
+  message: string
+}
+
+export class StudioError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string
+  ) {
+    super(message)
+    this.name = 'StudioError'
+  }
+
+  toValue(): StudioErrorValue {
+    return { code: this.code, message: this.message }
+  }
+}
+
+export type Reply<T> = { ok: true; value: T } | { ok: false; error: StudioErrorValue }
+
+/** What the renderer programs against: the preload bridge and the WebSocket client both implement it. */
+export interface StudioApi {
+  invoke<M extends MethodName>(method: M, args: MethodArgs<M>): Promise<MethodResult<M>>
+  on<E extends EventName>(event: E, handler: (payload: Events[E]) => void): () => void
+}
+
+export function isMethodName(name: unknown): name is MethodName {
+  return typeof name === 'string' && Object.prototype.hasOwnProperty.call(methods, name)
+}
+
+export { BackendNameSchema }

@@ -1,0 +1,246 @@
+// Plain data the hosts send to the UI. Everything here is JSON-safe (numbers, strings, arrays),
+// because it crosses Electron IPC, a WebSocket and the training process's IPC channel unchanged.
+import type { BackendName, ModelSpec, RunStatus, TrainConfig } from './schemas'
+
+export type { BackendName, ModelSpec, RunStatus, TrainConfig } from './schemas'
+
+// ---------------------------------------------------------------------------------------------
+// Models
+export interface ModelPreset {
+  id: string
+  title: string
+  description: string
+  spec: ModelSpec
+  /** Training settings the preset's tutorial uses (d2l or the train/val/test script). */
+  recommended: Partial<TrainConfig>
+}
+
+/** One row of the torchsummary-style table. */
+export interface SummaryRow {
+  /** 'Conv2d-1', 'Sigmoid-2', ... exactly as torchsummary names them. */
+  name: string
+  /** PyTorch order, batch first: [-1, C, H, W] or [-1, F]. */
+  outputShape: number[]
+  params: number
+  trainable: boolean
+}
+
+export interface ModelSummary {
+  rows: SummaryRow[]
+  totalParams: number
+  trainableParams: number
+  nonTrainableParams: number
+  /** torchsummary's estimates, for a batch of one, in MB. */
+  inputSizeMb: number
+  forwardBackwardMb: number
+  paramsMb: number
+  totalMb: number
+}
+
+// ---------------------------------------------------------------------------------------------
+// Datasets
+export type DatasetStatus = 'ready' | 'available' | 'downloading' | 'error'
+export type DatasetSource = 'bundled' | 'download' | 'imported'
+
+export interface DatasetInfo {
+  id: string
+  title: string
+  /** 'digits' datasets are placed by centre of mass when predicting; 'objects' are fitted. */
+  style: 'digits' | 'objects'
+  classes: string[]
+  source: DatasetSource
+  status: DatasetStatus
+  trainCount: number | null
+  testCount: number | null
+  imageSize: number
+  /** Anything the user should know: a sample subset, duplicates found in a package, an error. */
+  note: string | null
+}
+
+export interface DatasetDetail extends DatasetInfo {
+  trainClassCounts: number[]
+  testClassCounts: number[]
+}
+
+/** A grayscale image: `pixels` is base64 of width*height bytes, 0 = black, 255 = white. */
+export interface GrayImage {
+  width: number
+  height: number
+  pixels: string
+}
+
+export interface SampleImage extends GrayImage {
+  index: number
+  label: number
+}
+
+export interface DownloadProgress {
+  datasetId: string
+  file: string
+  receivedBytes: number
+  totalBytes: number | null
+  phase: 'downloading' | 'verifying' | 'done' | 'error'
+  message: string | null
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backends
+export interface BackendCandidate {
+  name: BackendName
+  /** Loaded and passed the forward/backward self-check. */
+  available: boolean
+  /** Why it is not available, or why it was not chosen; the real error, shortened. */
+  reason: string | null
+  device: string | null
+  versions: Record<string, string>
+}
+
+export interface BackendReport {
+  chosen: BackendName
+  reason: string
+  candidates: BackendCandidate[]
+}
+
+export interface BenchmarkResult {
+  backend: BackendName
+  device: string | null
+  examplesPerSec: number | null
+  error: string | null
+}
+
+// ---------------------------------------------------------------------------------------------
+// Runs
+export interface RunSummary {
+  id: number
+  name: string
+  status: RunStatus
+  model: string
+  dataset: string
+  tags: string[]
+  createdAt: string
+  finishedAt: string | null
+  backend: string | null
+  paramCount: number | null
+  bestEpoch: number | null
+  bestValAcc: number | null
+  testAcc: number | null
+  testLoss: number | null
+  examplesPerSec: number | null
+  epochsDone: number
+  epochsPlanned: number
+}
+
+export interface RunRecord extends RunSummary {
+  notes: string
+  config: TrainConfig
+  device: string | null
+  libVersions: Record<string, string>
+  startedAt: string | null
+  error: string | null
+  /** Per-class precision/recall on the test set, when the run finished. */
+  testPrecision: number[] | null
+  testRecall: number[] | null
+  classes: string[]
+}
+
+export interface EpochRecord {
+  epoch: number
+  trainLoss: number
+  trainAcc: number
+  valLoss: number
+  valAcc: number
+  seconds: number
+  examplesPerSec: number
+}
+
+/** A point of the per-batch curve; `x` is the fractional epoch (1.5 = half way through epoch 2). */
+export interface StepPoint {
+  x: number
+  loss: number
+  acc: number
+}
+
+export interface RunCurves {
+  runId: number
+  steps: StepPoint[]
+  /** How many step rows the store holds; `steps` is decimated to at most the requested count. */
+  totalSteps: number
+  epochs: EpochRecord[]
+}
+
+export interface ConfusionMatrix {
+  runId: number
+  /** An epoch number, or 'test' for the final evaluation of the best checkpoint. */
+  epoch: number | 'test'
+  classes: string[]
+  /** matrix[true][predicted] */
+  matrix: number[][]
+}
+
+export interface CellExample extends GrayImage {
+  index: number
+  trueClass: number
+  predictedClass: number
+  /** Probabilities from the run's best weights, when they can be loaded. */
+  probabilities: number[] | null
+}
+
+export interface CompareResult {
+  runs: RunRecord[]
+  curves: RunCurves[]
+  /** Only the config fields whose values differ, dotted paths ('spec.layers', 'lr'). */
+  configDiff: { field: string; values: unknown[] }[]
+  /** Test confusion of runs[1] minus runs[0] when both have one on the same classes. */
+  confusionDiff: number[][] | null
+  /** Test examples that exactly one of the first two runs gets right. */
+  disagreements: { index: number; trueClass: number; predicted: number[] }[]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Live training events
+export interface BatchEvent {
+  runId: number
+  epoch: number
+  /** Fractional epoch for the animator x axis. */
+  x: number
+  loss: number
+  acc: number
+  examplesPerSec: number
+  etaSeconds: number | null
+}
+
+export interface EpochEvent extends EpochRecord {
+  runId: number
+}
+
+export interface RunStatusEvent {
+  runId: number
+  status: RunStatus
+  error: string | null
+}
+
+export interface ActiveRun {
+  run: RunRecord
+  steps: StepPoint[]
+  epochs: EpochRecord[]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Prediction
+export interface PreprocessStep {
+  name: string
+  image: GrayImage
+}
+
+export interface PredictResult {
+  fileName: string
+  top: { classIndex: number; label: string; probability: number }[]
+  steps: PreprocessStep[]
+  milliseconds: number
+}
+
+export interface AppInfo {
+  version: string
+  host: 'electron' | 'web'
+  dataDir: string
+}

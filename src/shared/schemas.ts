@@ -1,0 +1,118 @@
+// Runtime schemas for everything that crosses a process or network boundary. The TypeScript types of
+// the domain are inferred from these, so a type and its validation can never drift apart.
+import { z } from 'zod'
+
+// ---------------------------------------------------------------------------------------------
+// Models: a network is data, layer for layer as PyTorch's nn.Sequential would list it, so that the
+// summary rows line up with torchsummary's one to one.
+export const LayerSpecSchema = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('conv2d'),
+    outChannels: z.int().min(1).max(4096),
+    kernelSize: z.int().min(1).max(31),
+    stride: z.int().min(1).max(16).default(1),
+    padding: z.int().min(0).max(16).default(0)
+  }),
+  z.object({ type: z.literal('avgPool2d'), kernelSize: z.int().min(1).max(16), stride: z.int().min(1).max(16) }),
+  z.object({ type: z.literal('maxPool2d'), kernelSize: z.int().min(1).max(16), stride: z.int().min(1).max(16) }),
+  z.object({ type: z.literal('batchNorm2d') }),
+  z.object({ type: z.literal('batchNorm1d') }),
+  z.object({ type: z.literal('sigmoid') }),
+  z.object({ type: z.literal('relu') }),
+  z.object({ type: z.literal('tanh') }),
+  z.object({ type: z.literal('leakyRelu'), negativeSlope: z.number().min(0).max(1).default(0.01) }),
+  z.object({ type: z.literal('flatten') }),
+  z.object({ type: z.literal('linear'), outFeatures: z.int().min(1).max(65536) }),
+  z.object({ type: z.literal('dropout'), p: z.number().min(0).max(0.99) })
+])
+export type LayerSpec = z.infer<typeof LayerSpecSchema>
+export type LayerType = LayerSpec['type']
+
+export const ModelSpecSchema = z.object({
+  name: z.string().min(1).max(80),
+  /** Side of the square input image the network expects; datasets are resized to it on the fly. */
+  inputSize: z.int().min(8).max(512),
+  inputChannels: z.literal(1),
+  numClasses: z.int().min(2).max(1000),
+  layers: z.array(LayerSpecSchema).min(1).max(64)
+})
+export type ModelSpec = z.infer<typeof ModelSpecSchema>
+
+// ---------------------------------------------------------------------------------------------
+// Training configuration, stored with every run ("train again" replays it).
+export const BackendNameSchema = z.enum(['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'])
+export type BackendName = z.infer<typeof BackendNameSchema>
+
+export const ScheduleSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('constant') }),
+  z.object({ type: z.literal('step'), stepEpochs: z.int().min(1), gamma: z.number().gt(0).max(1) }),
+  z.object({ type: z.literal('cosine'), minLr: z.number().min(0).default(0) })
+])
+export type Schedule = z.infer<typeof ScheduleSchema>
+
+export const ValidationSchema = z.discriminatedUnion('source', [
+  /** d2l evaluates on the test set after every epoch. */
+  z.object({ source: z.literal('test') }),
+  /** A held-out fraction of the training set (the train/val/test script uses 0.2). */
+  z.object({ source: z.literal('split'), fraction: z.number().gt(0).lt(1), stratified: z.boolean().default(true) })
+])
+export type Validation = z.infer<typeof ValidationSchema>
+
+export const TrainConfigSchema = z.object({
+  /** Preset id the spec came from ('lenet5', 'alexnet', ...), or 'custom'. */
+  model: z.string().min(1).max(80),
+  spec: ModelSpecSchema,
+  dataset: z.string().min(1).max(200),
+  optimizer: z.enum(['sgd', 'adam']),
+  lr: z.number().gt(0).max(10),
+  momentum: z.number().min(0).lt(1).default(0),
+  weightDecay: z.number().min(0).max(1).default(0),
+  schedule: ScheduleSchema.default({ type: 'constant' }),
+  batchSize: z.int().min(1).max(8192),
+  epochs: z.int().min(1).max(1000),
+  seed: z.int().min(0).max(2 ** 31 - 1),
+  validation: ValidationSchema,
+  init: z.enum(['xavier', 'default']),
+  earlyStoppingPatience: z.int().min(1).max(1000).nullable().default(null),
+  /** 'auto' picks the best backend that loads and passes its self-check. */
+  backend: z.union([z.literal('auto'), BackendNameSchema]).default('auto'),
+  /** Use only the first N training examples (quick experiments, tests). */
+  trainLimit: z.int().min(1).nullable().default(null)
+})
+export type TrainConfig = z.infer<typeof TrainConfigSchema>
+export type TrainConfigInput = z.input<typeof TrainConfigSchema>
+
+// ---------------------------------------------------------------------------------------------
+// Runs as the store keeps them.
+export const RunStatusSchema = z.enum(['queued', 'running', 'completed', 'failed', 'cancelled', 'interrupted'])
+export type RunStatus = z.infer<typeof RunStatusSchema>
+
+export const RunSortKeySchema = z.enum([
+  'createdAt',
+  'name',
+  'status',
+  'model',
+  'dataset',
+  'bestValAcc',
+  'testAcc',
+  'testLoss',
+  'examplesPerSec',
+  'paramCount'
+])
+export type RunSortKey = z.infer<typeof RunSortKeySchema>
+
+export const RunQuerySchema = z.object({
+  search: z.string().max(200).optional(),
+  status: RunStatusSchema.optional(),
+  model: z.string().max(80).optional(),
+  dataset: z.string().max(200).optional(),
+  tag: z.string().max(60).optional(),
+  sortBy: RunSortKeySchema.default('createdAt'),
+  sortDir: z.enum(['asc', 'desc']).default('desc'),
+  offset: z.int().min(0).default(0),
+  limit: z.int().min(1).max(500).default(50)
+})
+export type RunQuery = z.input<typeof RunQuerySchema>
+
+export const RunIdSchema = z.int().min(1)
+export const TagSchema = z.string().trim().min(1).max(60)
