@@ -1,0 +1,658 @@
+// RunStore: every run, its curves, confusion matrices, predictions and weights. The service host is
+// the only writer; everything an epoch produces (rows and checkpoint folders) is committed together.
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { StudioError } from '../../shared/contract'
+import type {
+  CompareResult,
+  ConfusionMatrix,
+  EpochRecord,
+  RunCurves,
+  RunRecord,
+  RunSummary,
+  StepPoint
+} from '../../shared/domain'
+import { RunQuerySchema, TagSchema, type RunQuery, type RunStatus, type TrainConfig } from '../../shared/schemas'
+import { dataPaths, type DataPaths } from '../paths'
+import { openDatabase, storageError, type Db } from '../storage/db'
+import { decimate, decodeMatrix, encodeMatrix, fromBlob, toBlob } from '../storage/codec'
+import { removeQuietly } from '../storage/files'
+import { RunsRepository, toRecord, toSummary } from '../storage/repositories'
+import { exportRunArchive, importRunArchive } from '../storage/archive'
+import type { Migration } from '../storage/migrations'
+
+export type CheckpointKind = 'best' | 'last'
+
+export interface FinishInfo {
+  status: RunStatus
+  error?: string | null
+  bestEpoch?: number | null
+  bestValAcc?: number | null
+  examplesPerSec?: number | null
+  test?: {
+    loss: number
+    acc: number
+    confusion: number[][]
+    precision: number[]
+    recall: number[]
+    predictions: Uint8Array
+    /** True labels of the test set, in the same order; lets compare() find disagreements. */
+    labels?: Uint8Array
+  } | null
+}
+
+export interface OpenOptions {
+  /** How long a write waits for another connection's lock (ms). */
+  busyTimeoutMs?: number
+  /** Tests only: build the database as an earlier version would have. */
+  migrations?: Migration[]
+}
+
+const ACTIVE: RunStatus[] = ['queued', 'running']
+const INTERRUPTED_MESSAGE = 'Conv Studio stopped while this run was training; finished epochs and the best weights so far were kept.'
+const PREV = (kind: CheckpointKind) => `.${kind}.prev`
+
+function now(): string {
+  return new Date().toISOString()
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+export class RunStore {
+  readonly paths: DataPaths
+  private readonly repo: RunsRepository
+  private readonly lockFile: string
+  private closed = false
+
+  private constructor(
+    readonly db: Db,
+    dataDir: string
+  ) {
+    this.paths = dataPaths(dataDir)
+    this.repo = new RunsRepository(db)
+    this.lockFile = join(dataDir, 'conv-studio.lock')
+  }
+
+  /** Creates or migrates the database; after a crash marks active runs 'interrupted' and tidies folders. */
+  static open(dataDir: string, opts: OpenOptions = {}): RunStore {
+    const paths = dataPaths(dataDir)
+    try {
+      mkdirSync(paths.runs, { recursive: true })
+    } catch (err) {
+      throw storageError(`create the data folder ${paths.runs}`, err)
+    }
+    const db = openDatabase(paths.database, opts.migrations)
+    if (opts.busyTimeoutMs !== undefined) db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs))}`)
+    const store = new RunStore(db, dataDir)
+    try {
+      if (store.takeLock()) store.recover()
+    } catch (err) {
+      db.close()
+      throw storageError(`recover the data folder ${dataDir}`, err)
+    }
+    return store
+  }
+
+  /**
+   * True when no other live process holds the data folder: only then is a 'running' run really
+   * orphaned. (A CLI `runs list` beside a training server must not interrupt its run.)
+   */
+  private takeLock(): boolean {
+    try {
+      const pid = Number(readFileSync(this.lockFile, 'utf8').trim())
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid)) return false
+    } catch {
+      // No lock yet.
+    }
+    writeFileSync(this.lockFile, String(process.pid))
+    return true
+  }
+
+  private recover(): void {
+    const ids = this.repo.runIds()
+    for (const name of readdirSync(this.paths.runs)) {
+      const path = join(this.paths.runs, name)
+      const trash = /^\.trash-(\d+)-/.exec(name)
+      if (trash) {
+        // A delete that crashed: the rows decide. Rows still there -> the folder goes back.
+        const id = Number(trash[1])
+        if (ids.has(id) && !existsSync(this.paths.runDir(id))) renameSync(path, this.paths.runDir(id))
+        else removeQuietly(path)
+        continue
+      }
+      if (name.startsWith('.import-')) {
+        removeQuietly(path)
+        continue
+      }
+      if (!/^\d+$/.test(name)) continue
+      const id = Number(name)
+      if (!ids.has(id)) {
+        // Files without rows: an import or delete that never committed.
+        removeQuietly(path)
+        continue
+      }
+      removeQuietly(join(path, 'staging'))
+      for (const kind of ['best', 'last'] as const) this.settleCheckpoint(id, kind)
+    }
+    this.repo.markInterrupted(now(), INTERRUPTED_MESSAGE)
+  }
+
+  /** A checkpoint swap cut short by a crash: keep the new folder only if its epoch was committed. */
+  private settleCheckpoint(runId: number, kind: CheckpointKind): void {
+    const prev = join(this.paths.runDir(runId), PREV(kind))
+    if (!existsSync(prev)) return
+    const current = this.weightsDir(runId, kind)
+    let committed = false
+    try {
+      const info = JSON.parse(readFileSync(join(current, 'checkpoint.json'), 'utf8')) as { epoch?: unknown }
+      committed = typeof info.epoch === 'number' && this.repo.hasEpoch(runId, info.epoch)
+    } catch {
+      committed = false
+    }
+    if (committed) {
+      removeQuietly(prev)
+    } else {
+      removeQuietly(current)
+      renameSync(prev, current)
+    }
+  }
+
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    try {
+      if (readFileSync(this.lockFile, 'utf8').trim() === String(process.pid)) unlinkSync(this.lockFile)
+    } catch {
+      // Not ours or already gone.
+    }
+    this.db.close()
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Recording
+
+  create(config: TrainConfig, opts: { name?: string; classes: string[]; paramCount: number }): RunRecord {
+    if (opts.classes.length !== config.spec.numClasses)
+      throw new StudioError('invalid_argument', `The dataset has ${opts.classes.length} classes but the model outputs ${config.spec.numClasses}.`)
+    const createdAt = now()
+    const id = this.write('create a run', () =>
+      this.repo.insertRun({
+        name: opts.name?.trim() || `${config.model} on ${config.dataset}`,
+        model: config.model,
+        dataset: config.dataset,
+        config: JSON.stringify(config),
+        classes: JSON.stringify(opts.classes),
+        paramCount: opts.paramCount,
+        createdAt,
+        epochsPlanned: config.epochs
+      })
+    )
+    return this.get(id)
+  }
+
+  markStarted(runId: number, info: { backend: string; device: string | null; libVersions: Record<string, string> }): void {
+    this.requireActive(runId)
+    this.write('mark the run started', () =>
+      this.repo.update(runId, {
+        status: 'running',
+        started_at: now(),
+        backend: info.backend,
+        device: info.device,
+        lib_versions: JSON.stringify(info.libVersions)
+      })
+    )
+  }
+
+  recordSteps(runId: number, points: StepPoint[]): void {
+    if (points.length === 0) return
+    for (const p of points)
+      if (!Number.isFinite(p.x) || !Number.isFinite(p.loss) || !Number.isFinite(p.acc))
+        throw new StudioError('invalid_argument', `A curve point of run ${runId} is not finite: ${JSON.stringify(p)}`)
+    this.requireActive(runId)
+    this.write('record training steps', () => this.db.transaction(() => this.repo.insertSteps(runId, points))())
+  }
+
+  stagingDir(runId: number): string {
+    const dir = join(this.paths.runDir(runId), 'staging')
+    try {
+      mkdirSync(dir, { recursive: true })
+    } catch (err) {
+      throw storageError(`create the staging folder ${dir}`, err)
+    }
+    return dir
+  }
+
+  weightsDir(runId: number, kind: CheckpointKind): string {
+    return join(this.paths.runDir(runId), kind)
+  }
+
+  recordEpoch(
+    runId: number,
+    epoch: EpochRecord,
+    confusion: number[][],
+    predictions: Uint8Array,
+    checkpoints: { kind: CheckpointKind; stagedDir: string }[]
+  ): void {
+    const run = this.requireActive(runId)
+    const n = (JSON.parse(run.classes) as string[]).length
+    if (!Number.isInteger(epoch.epoch) || epoch.epoch < 1)
+      throw new StudioError('invalid_argument', `Epoch number ${epoch.epoch} of run ${runId} must be an integer >= 1.`)
+    if (confusion.length !== n)
+      throw new StudioError('invalid_argument', `The confusion matrix of run ${runId} epoch ${epoch.epoch} has ${confusion.length} rows; the run has ${n} classes.`)
+    let confusionBlob: Buffer
+    try {
+      confusionBlob = encodeMatrix(confusion)
+    } catch (err) {
+      throw new StudioError('invalid_argument', `Run ${runId} epoch ${epoch.epoch}: ${(err as Error).message}`)
+    }
+    const kinds = new Set<string>()
+    for (const c of checkpoints) {
+      if (kinds.has(c.kind)) throw new StudioError('invalid_argument', `Two '${c.kind}' checkpoints for run ${runId} epoch ${epoch.epoch}.`)
+      kinds.add(c.kind)
+      if (!existsSync(join(c.stagedDir, 'model.json')))
+        throw new StudioError('invalid_argument', `The staged checkpoint ${c.stagedDir} has no model.json.`)
+    }
+
+    // 1. Files: move each staged folder in, keeping the one it replaces aside until the commit.
+    const swapped: { kind: CheckpointKind; stagedDir: string; prev: string | null }[] = []
+    const undoFiles = () => {
+      for (const s of swapped.reverse()) {
+        const target = this.weightsDir(runId, s.kind)
+        try {
+          if (existsSync(target)) renameSync(target, s.stagedDir)
+          if (s.prev) renameSync(s.prev, target)
+        } catch {
+          // The next open settles it from checkpoint.json and the rows (see settleCheckpoint).
+        }
+      }
+    }
+    try {
+      for (const c of checkpoints) {
+        // The epoch goes inside the folder, so a crash between rename and commit can be settled at open.
+        writeFileSync(join(c.stagedDir, 'checkpoint.json'), JSON.stringify({ runId, epoch: epoch.epoch, kind: c.kind }))
+        const target = this.weightsDir(runId, c.kind)
+        const prev = join(this.paths.runDir(runId), PREV(c.kind))
+        rmSync(prev, { recursive: true, force: true })
+        const hadOld = existsSync(target)
+        if (hadOld) renameSync(target, prev)
+        swapped.push({ kind: c.kind, stagedDir: c.stagedDir, prev: hadOld ? prev : null })
+        renameSync(c.stagedDir, target)
+      }
+    } catch (err) {
+      undoFiles()
+      throw storageError(`store the checkpoint of run ${runId} epoch ${epoch.epoch}`, err)
+    }
+
+    // 2. Rows, in one transaction. 3. Only then drop the replaced folders.
+    try {
+      this.db.transaction(() => {
+        this.repo.insertEpoch(runId, epoch, confusionBlob, toBlob(predictions), kinds.has('best'))
+      })()
+    } catch (err) {
+      undoFiles()
+      throw storageError(`record epoch ${epoch.epoch} of run ${runId}`, err)
+    }
+    for (const s of swapped) if (s.prev) removeQuietly(s.prev)
+  }
+
+  finish(runId: number, r: FinishInfo): RunRecord {
+    this.requireRun(runId)
+    const fields: Record<string, unknown> = { status: r.status, finished_at: now() }
+    if (r.error !== undefined) fields.error = r.error
+    if (r.bestEpoch !== undefined) fields.best_epoch = r.bestEpoch
+    if (r.bestValAcc !== undefined) fields.best_val_acc = r.bestValAcc
+    if (r.examplesPerSec !== undefined) fields.examples_per_sec = r.examplesPerSec
+    let confusion: Buffer | null = null
+    if (r.test) {
+      try {
+        confusion = encodeMatrix(r.test.confusion)
+      } catch (err) {
+        throw new StudioError('invalid_argument', `Test confusion of run ${runId}: ${(err as Error).message}`)
+      }
+      if (r.test.labels && r.test.labels.length !== r.test.predictions.length)
+        throw new StudioError('invalid_argument', `Run ${runId}: ${r.test.labels.length} test labels but ${r.test.predictions.length} predictions.`)
+      Object.assign(fields, {
+        test_loss: r.test.loss,
+        test_acc: r.test.acc,
+        test_confusion: confusion,
+        test_precision: JSON.stringify(r.test.precision),
+        test_recall: JSON.stringify(r.test.recall)
+      })
+    }
+    const test = r.test
+    this.write(`finish run ${runId}`, () =>
+      this.db.transaction(() => {
+        this.repo.update(runId, fields)
+        if (test) {
+          this.repo.insertPredictions(runId, 0, toBlob(test.predictions))
+          if (test.labels) this.repo.insertLabels(runId, 'test', toBlob(test.labels))
+        }
+      })()
+    )
+    removeQuietly(join(this.paths.runDir(runId), 'staging'))
+    return this.get(runId)
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Reading
+
+  get(runId: number): RunRecord {
+    const row = this.read(() => this.repo.getRow(runId))
+    if (!row) throw new StudioError('not_found', `There is no run ${runId}.`)
+    return toRecord(row)
+  }
+
+  list(q: RunQuery): { rows: RunSummary[]; total: number } {
+    const parsed = RunQuerySchema.safeParse(q)
+    if (!parsed.success) throw new StudioError('invalid_argument', `Bad run query: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`)
+    const p = parsed.data
+    const { rows, total } = this.read(() => this.repo.list(p, p.sortBy, p.sortDir, p.offset, p.limit))
+    return { rows: rows.map(toSummary), total }
+  }
+
+  curves(runId: number, maxPoints = 2000): RunCurves {
+    this.requireRun(runId)
+    return this.read(() => {
+      const steps = this.repo.steps(runId)
+      return { runId, steps: decimate(steps, maxPoints), totalSteps: steps.length, epochs: this.repo.epochs(runId) }
+    })
+  }
+
+  epochs(runId: number): EpochRecord[] {
+    this.requireRun(runId)
+    return this.read(() => this.repo.epochs(runId))
+  }
+
+  confusion(runId: number, epoch: number | 'test'): ConfusionMatrix {
+    const run = this.get(runId)
+    const blob = this.read(() =>
+      epoch === 'test' ? (this.repo.getRow(runId)?.test_confusion ?? undefined) : this.repo.epochConfusion(runId, epoch)
+    )
+    if (!blob) throw new StudioError('not_found', `Run ${runId} has no ${epoch === 'test' ? 'test' : `epoch ${epoch}`} confusion matrix.`)
+    return { runId, epoch, classes: run.classes, matrix: decodeMatrix(blob) }
+  }
+
+  predictions(runId: number, epoch: number | 'test'): Uint8Array {
+    this.requireRun(runId)
+    const blob = this.read(() => this.repo.predictions(runId, epoch === 'test' ? 0 : epoch))
+    if (!blob) throw new StudioError('not_found', `Run ${runId} has no ${epoch === 'test' ? 'test' : `epoch ${epoch}`} predictions.`)
+    return fromBlob(blob)
+  }
+
+  /** True test labels recorded with the run (finish(test.labels)), or null. */
+  testLabels(runId: number): Uint8Array | null {
+    this.requireRun(runId)
+    const blob = this.read(() => this.repo.labels(runId, 'test'))
+    return blob ? fromBlob(blob) : null
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Editing
+
+  rename(runId: number, name: string): RunRecord {
+    const n = name.trim()
+    if (!n || n.length > 120) throw new StudioError('invalid_argument', 'A run name must be 1 to 120 characters.')
+    this.requireRun(runId)
+    this.write('rename the run', () => this.repo.update(runId, { name: n }))
+    return this.get(runId)
+  }
+
+  setNotes(runId: number, notes: string): RunRecord {
+    if (notes.length > 20_000) throw new StudioError('invalid_argument', 'Notes are limited to 20,000 characters.')
+    this.requireRun(runId)
+    this.write('save the notes', () => this.repo.update(runId, { notes }))
+    return this.get(runId)
+  }
+
+  setTags(runId: number, tags: string[]): RunRecord {
+    const clean: string[] = []
+    for (const t of tags) {
+      const p = TagSchema.safeParse(t)
+      if (!p.success) throw new StudioError('invalid_argument', `Tag ${JSON.stringify(t)} must be 1 to 60 characters.`)
+      if (!clean.includes(p.data)) clean.push(p.data)
+    }
+    if (clean.length > 30) throw new StudioError('invalid_argument', 'A run can have at most 30 tags.')
+    this.requireRun(runId)
+    this.write('save the tags', () => this.db.transaction(() => this.repo.setTags(runId, clean))())
+    return this.get(runId)
+  }
+
+  /** Rows and folder go together: the folder is moved aside, the rows deleted, then the folder removed. */
+  delete(runId: number): { deleted: number } {
+    const status = this.requireRun(runId).status as RunStatus
+    if (ACTIVE.includes(status)) throw new StudioError('conflict', `Run ${runId} is ${status}; cancel it before deleting it.`)
+    const dir = this.paths.runDir(runId)
+    const trash = join(this.paths.runs, `.trash-${runId}-${Date.now()}`)
+    let moved = false
+    try {
+      if (existsSync(dir)) {
+        renameSync(dir, trash)
+        moved = true
+      }
+    } catch (err) {
+      throw storageError(`move the files of run ${runId} aside`, err)
+    }
+    try {
+      this.db.transaction(() => this.repo.deleteRun(runId))()
+    } catch (err) {
+      if (moved) {
+        try {
+          renameSync(trash, dir)
+        } catch {
+          // The next open puts it back: the rows still name this run.
+        }
+      }
+      throw storageError(`delete run ${runId}`, err)
+    }
+    if (moved) removeQuietly(trash)
+    return { deleted: runId }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Comparing, exporting
+
+  compare(runIds: number[]): CompareResult {
+    if (runIds.length < 2) throw new StudioError('invalid_argument', 'Pick at least two runs to compare.')
+    if (new Set(runIds).size !== runIds.length) throw new StudioError('invalid_argument', 'A run appears twice in the comparison.')
+    const runs = runIds.map((id) => this.get(id))
+    const datasets = [...new Set(runs.map((r) => r.dataset))]
+    if (datasets.length > 1)
+      throw new StudioError(
+        'invalid_argument',
+        `Runs ${runs.map((r) => `${r.id} (${r.dataset})`).join(', ')} were trained on different datasets; compare needs runs on one dataset.`
+      )
+    const curves = runIds.map((id) => this.curves(id, 2000))
+    const configDiff = diffConfigs(runs.map((r) => r.config))
+
+    const [a, b] = runs
+    let confusionDiff: number[][] | null = null
+    const ca = a.testAcc !== null ? this.confusionOrNull(a.id) : null
+    const cb = b.testAcc !== null ? this.confusionOrNull(b.id) : null
+    if (ca && cb && ca.length === cb.length) confusionDiff = cb.map((row, i) => row.map((v, j) => v - ca[i][j]))
+
+    const disagreements: CompareResult['disagreements'] = []
+    const pa = this.read(() => this.repo.predictions(a.id, 0))
+    const pb = this.read(() => this.repo.predictions(b.id, 0))
+    const labels = this.read(() => this.repo.labels(a.id, 'test') ?? this.repo.labels(b.id, 'test'))
+    if (pa && pb && labels) {
+      if (pa.length !== pb.length || labels.length !== pa.length)
+        throw new StudioError('conflict', `Runs ${a.id} and ${b.id} were tested on different numbers of examples (${pa.length} vs ${pb.length}).`)
+      for (let i = 0; i < labels.length; i++) {
+        const ra = pa[i] === labels[i]
+        const rb = pb[i] === labels[i]
+        if (ra !== rb) disagreements.push({ index: i, trueClass: labels[i], predicted: [pa[i], pb[i]] })
+      }
+    }
+    return { runs, curves, configDiff, confusionDiff, disagreements }
+  }
+
+  private confusionOrNull(runId: number): number[][] | null {
+    const blob = this.read(() => this.repo.getRow(runId)?.test_confusion)
+    return blob ? decodeMatrix(blob) : null
+  }
+
+  /** Writes a zip (into `path` when it is a folder); returns the zip's path. */
+  exportRun(runId: number, path: string): string {
+    const run = this.get(runId)
+    const data = this.read(() => ({
+      run,
+      epochs: this.repo.epochs(runId),
+      confusions: this.repo.allConfusions(runId).map((c) => ({ epoch: c.epoch as number | 'test', matrix: decodeMatrix(c.confusion) })),
+      steps: this.repo.steps(runId),
+      predictions: this.repo.allPredictions(runId).map((p) => ({ epoch: p.epoch === 0 ? ('test' as const) : p.epoch, classes: fromBlob(p.classes) })),
+      testLabels: this.repo.labels(runId, 'test') ?? null,
+      testConfusion: this.repo.getRow(runId)?.test_confusion ?? null
+    }))
+    if (data.testConfusion) data.confusions.push({ epoch: 'test', matrix: decodeMatrix(data.testConfusion) })
+    return exportRunArchive(
+      {
+        run: data.run,
+        epochs: data.epochs,
+        confusions: data.confusions,
+        steps: data.steps,
+        predictions: data.predictions,
+        testLabels: data.testLabels ? fromBlob(data.testLabels) : null,
+        weights: { best: this.weightsDir(runId, 'best'), last: this.weightsDir(runId, 'last') }
+      },
+      path
+    )
+  }
+
+  /** Validates the whole zip first; then stages files and commits rows and folder together. */
+  importRun(path: string): RunRecord {
+    const a = importRunArchive(path)
+    const staging = join(this.paths.runs, `.import-${process.pid}-${Date.now()}`)
+    try {
+      mkdirSync(staging, { recursive: true })
+      for (const [name, bytes] of a.files) {
+        const target = join(staging, ...name.split('/'))
+        mkdirSync(join(target, '..'), { recursive: true })
+        writeFileSync(target, bytes)
+      }
+    } catch (err) {
+      removeQuietly(staging)
+      throw storageError(`unpack ${path}`, err)
+    }
+    let id = 0
+    try {
+      this.db.transaction(() => {
+        const r = a.run
+        id = this.repo.insertRun({
+          name: r.name,
+          model: a.config.model,
+          dataset: a.config.dataset,
+          config: JSON.stringify(a.config),
+          classes: JSON.stringify(r.classes),
+          paramCount: r.paramCount ?? 0,
+          createdAt: r.createdAt,
+          epochsPlanned: r.epochsPlanned
+        })
+        this.repo.update(id, {
+          status: ACTIVE.includes(r.status) ? 'interrupted' : r.status,
+          notes: r.notes,
+          backend: r.backend,
+          device: r.device,
+          lib_versions: JSON.stringify(r.libVersions),
+          param_count: r.paramCount,
+          started_at: r.startedAt,
+          finished_at: r.finishedAt,
+          best_epoch: r.bestEpoch,
+          best_val_acc: r.bestValAcc,
+          test_loss: r.testLoss,
+          test_acc: r.testAcc,
+          test_precision: r.testPrecision === null ? null : JSON.stringify(r.testPrecision),
+          test_recall: r.testRecall === null ? null : JSON.stringify(r.testRecall),
+          test_confusion: a.testConfusion ? encodeMatrix(a.testConfusion) : null,
+          examples_per_sec: r.examplesPerSec,
+          error: r.error
+        })
+        this.repo.setTags(id, r.tags)
+        this.repo.insertSteps(id, a.steps)
+        for (const e of a.epochs) {
+          const conf = a.epochConfusions.get(e.epoch)!
+          const preds = a.predictions.get(e.epoch)!
+          this.repo.insertEpoch(id, e, encodeMatrix(conf), toBlob(preds), e.epoch === r.bestEpoch)
+        }
+        const testPreds = a.predictions.get(0)
+        if (testPreds) this.repo.insertPredictions(id, 0, toBlob(testPreds))
+        if (a.testLabels) this.repo.insertLabels(id, 'test', toBlob(a.testLabels))
+        this.repo.update(id, { best_epoch: r.bestEpoch, best_val_acc: r.bestValAcc })
+        // Inside the transaction: if the folder cannot take its place, the rows roll back too.
+        renameSync(staging, this.paths.runDir(id))
+      })()
+    } catch (err) {
+      removeQuietly(staging)
+      if (id && existsSync(this.paths.runDir(id)) && !this.repo.status(id)) removeQuietly(this.paths.runDir(id))
+      throw storageError(`import ${path}`, err)
+    }
+    return this.get(id)
+  }
+
+  trainAgain(runId: number): TrainConfig {
+    return this.get(runId).config
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private requireRun(runId: number): { status: string } {
+    const status = this.read(() => this.repo.status(runId))
+    if (!status) throw new StudioError('not_found', `There is no run ${runId}.`)
+    return { status }
+  }
+
+  private requireActive(runId: number) {
+    const row = this.read(() => this.repo.getRow(runId))
+    if (!row) throw new StudioError('not_found', `There is no run ${runId}.`)
+    if (!ACTIVE.includes(row.status as RunStatus))
+      throw new StudioError('conflict', `Run ${runId} is ${row.status}; only a queued or running run can record training.`)
+    return row
+  }
+
+  private write<T>(action: string, fn: () => T): T {
+    try {
+      return fn()
+    } catch (err) {
+      throw storageError(action, err)
+    }
+  }
+
+  private read<T>(fn: () => T): T {
+    try {
+      return fn()
+    } catch (err) {
+      throw storageError('read the run database', err)
+    }
+  }
+}
+
+
+/** Dotted paths of the leaves (arrays count as one value) whose values are not the same in every config. */
+export function diffConfigs(configs: unknown[]): { field: string; values: unknown[] }[] {
+  const flat = configs.map((c) => flatten(c))
+  const fields = new Set<string>()
+  for (const f of flat) for (const k of f.keys()) fields.add(k)
+  const out: { field: string; values: unknown[] }[] = []
+  for (const field of [...fields].sort()) {
+    const values = flat.map((f) => (f.has(field) ? f.get(field) : null))
+    const first = JSON.stringify(values[0])
+    if (values.some((v) => JSON.stringify(v) !== first)) out.push({ field, values })
+  }
+  return out
+}
+
+function flatten(v: unknown, prefix = '', out = new Map<string, unknown>()): Map<string, unknown> {
+  if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) flatten(x, prefix ? `${prefix}.${k}` : k, out)
+  } else {
+    out.set(prefix, v)
+  }
+  return out
+}
+

@@ -1,0 +1,108 @@
+// Forward-only schema migrations. Migration i (1-based) brings a database from user_version i-1 to i.
+// Never edit a released migration: add a new one. Tests open databases created at every earlier
+// version with the current code (test/main/storage/migrations.test.ts).
+import type Database from 'better-sqlite3'
+
+export interface Migration {
+  version: number
+  description: string
+  up: (db: Database.Database) => void
+}
+
+export const migrations: Migration[] = [
+  {
+    version: 1,
+    description: 'base tables: runs, epochs, steps, predictions, labels, run_tags',
+    up: (db) => {
+      db.exec(`
+        CREATE TABLE runs (
+          id INTEGER PRIMARY KEY AUTOINCREMENT,
+          name TEXT NOT NULL,
+          notes TEXT NOT NULL DEFAULT '',
+          status TEXT NOT NULL CHECK (status IN ('queued','running','completed','failed','cancelled','interrupted')),
+          model TEXT NOT NULL,
+          dataset TEXT NOT NULL,
+          config TEXT NOT NULL,            -- TrainConfig as JSON
+          classes TEXT NOT NULL,           -- string[] as JSON
+          backend TEXT,
+          device TEXT,
+          lib_versions TEXT NOT NULL DEFAULT '{}',
+          param_count INTEGER,
+          created_at TEXT NOT NULL,
+          started_at TEXT,
+          finished_at TEXT,
+          best_epoch INTEGER,
+          best_val_acc REAL,
+          test_loss REAL,
+          test_acc REAL,
+          test_precision TEXT,             -- number[] as JSON
+          test_recall TEXT,
+          test_confusion BLOB,             -- n*n uint32 little endian, row = true class
+          examples_per_sec REAL,
+          error TEXT,
+          epochs_planned INTEGER NOT NULL
+        );
+        CREATE TABLE epochs (
+          run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+          epoch INTEGER NOT NULL CHECK (epoch >= 1),
+          train_loss REAL NOT NULL,
+          train_acc REAL NOT NULL,
+          val_loss REAL NOT NULL,
+          val_acc REAL NOT NULL,
+          seconds REAL NOT NULL,
+          examples_per_sec REAL NOT NULL,
+          confusion BLOB NOT NULL,         -- validation confusion, n*n uint32 little endian
+          PRIMARY KEY (run_id, epoch)
+        ) WITHOUT ROWID;
+        -- Clustered by (run_id, x): one run's curve is one contiguous range of the b-tree.
+        CREATE TABLE steps (
+          run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+          x REAL NOT NULL,
+          loss REAL NOT NULL,
+          acc REAL NOT NULL,
+          PRIMARY KEY (run_id, x)
+        ) WITHOUT ROWID;
+        -- epoch 0 holds the final test evaluation; 1.. the validation predictions of that epoch.
+        CREATE TABLE predictions (
+          run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+          epoch INTEGER NOT NULL CHECK (epoch >= 0),
+          classes BLOB NOT NULL,           -- one byte per example: the predicted class
+          PRIMARY KEY (run_id, epoch)
+        );
+        -- True test labels, so two runs can be diffed example by example without loading the dataset.
+        CREATE TABLE labels (
+          run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+          split TEXT NOT NULL CHECK (split IN ('test')),
+          classes BLOB NOT NULL,
+          PRIMARY KEY (run_id, split)
+        );
+        CREATE TABLE run_tags (
+          run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+          tag TEXT NOT NULL,
+          PRIMARY KEY (run_id, tag)
+        ) WITHOUT ROWID;
+      `)
+    }
+  },
+  {
+    version: 2,
+    description: 'fast history: epochs_done kept on the run row, an index per sort key, tag lookup',
+    up: (db) => {
+      db.exec(`
+        ALTER TABLE runs ADD COLUMN epochs_done INTEGER NOT NULL DEFAULT 0;
+        UPDATE runs SET epochs_done = (SELECT COUNT(*) FROM epochs e WHERE e.run_id = runs.id);
+        CREATE INDEX runs_created ON runs(created_at, id);
+        CREATE INDEX runs_name ON runs(name COLLATE NOCASE, id);
+        CREATE INDEX runs_status ON runs(status, id);
+        CREATE INDEX runs_model ON runs(model, id);
+        CREATE INDEX runs_dataset ON runs(dataset, id);
+        CREATE INDEX runs_best_val_acc ON runs(best_val_acc, id);
+        CREATE INDEX runs_test_acc ON runs(test_acc, id);
+        CREATE INDEX runs_test_loss ON runs(test_loss, id);
+        CREATE INDEX runs_examples_per_sec ON runs(examples_per_sec, id);
+        CREATE INDEX runs_param_count ON runs(param_count, id);
+        CREATE INDEX run_tags_tag ON run_tags(tag, run_id);
+      `)
+    }
+  }
+]
