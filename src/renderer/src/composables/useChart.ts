@@ -1,0 +1,41 @@
+// A thin bridge from Vue to chart.js: create on mount, destroy on unmount, and hand back the chart
+// so callers mutate datasets in place and call update('none') (no animation, no re-parse of
+// everything) — what keeps per-batch updates far below a frame.
+import {
+  CategoryScale,
+  Chart,
+  Legend,
+  LinearScale,
+  LineController,
+  LineElement,
+  PointElement,
+  Tooltip,
+  type ChartConfiguration,
+  type ChartType
+} from 'chart.js'
+import { onBeforeUnmount, onMounted, shallowRef, type Ref, type ShallowRef } from 'vue'
+
+Chart.register(LineController, LineElement, PointElement, LinearScale, CategoryScale, Legend, Tooltip)
+
+/** Colours that read on both themes and stay apart for the colour-blind (Okabe–Ito). */
+export const palette = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#D55E00', '#56B4E9', '#F0E442', '#000000']
+
+export function themeColors(): { text: string; grid: string } {
+  const dark = typeof window !== 'undefined' && window.matchMedia?.('(prefers-color-scheme: dark)').matches
+  return dark ? { text: '#c9d1d9', grid: 'rgba(201,209,217,0.12)' } : { text: '#3b4250', grid: 'rgba(59,66,80,0.12)' }
+}
+
+export function useChart<T extends ChartType>(canvas: Ref<HTMLCanvasElement | null>, config: () => ChartConfiguration<T>): ShallowRef<Chart<T> | null> {
+  const chart = shallowRef<Chart<T> | null>(null)
+  onMounted(() => {
+    if (!canvas.value) return
+    // happy-dom has no 2D context; a chart there would only throw.
+    if (!canvas.value.getContext?.('2d')) return
+    chart.value = new Chart(canvas.value, config()) as Chart<T>
+  })
+  onBeforeUnmount(() => {
+    chart.value?.destroy()
+    chart.value = null
+  })
+  return chart
+}

@@ -1,0 +1,19 @@
+// Hash history: works from Electron's file:// and from the web server alike, and a reload keeps the view.
+import { createRouter, createWebHashHistory, type RouteRecordRaw } from 'vue-router'
+
+export const routes: RouteRecordRaw[] = [
+  { path: '/', redirect: '/new' },
+  { path: '/new', name: 'new', component: () => import('./views/NewRunView.vue'), meta: { title: 'New run' } },
+  { path: '/live/:runId?', name: 'live', component: () => import('./views/LiveView.vue'), meta: { title: 'Live training' } },
+  { path: '/runs', name: 'runs', component: () => import('./views/RunsView.vue'), meta: { title: 'Runs' } },
+  { path: '/runs/:runId', name: 'run', component: () => import('./views/RunDetailView.vue'), meta: { title: 'Run' } },
+  { path: '/compare', name: 'compare', component: () => import('./views/CompareView.vue'), meta: { title: 'Compare' } },
+  { path: '/datasets', name: 'datasets', component: () => import('./views/DatasetsView.vue'), meta: { title: 'Datasets' } },
+  { path: '/predict', name: 'predict', component: () => import('./views/PredictView.vue'), meta: { title: 'Predict' } },
+  { path: '/device', name: 'device', component: () => import('./views/DeviceView.vue'), meta: { title: 'Device' } },
+  { path: '/:rest(.*)*', redirect: '/new' }
+]
+
+export function createStudioRouter() {
+  return createRouter({ history: createWebHashHistory(), routes })
+}

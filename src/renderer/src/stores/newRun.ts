@@ -1,0 +1,288 @@
+// The New run form as state: a draft the user edits, validated live with the shared zod schema
+// (the same one the services enforce), and the model summary recomputed as the layers change.
+import { defineStore } from 'pinia'
+import { computed, reactive, ref, watch } from 'vue'
+import type { ModelPreset, ModelSummary } from '../../../shared/domain'
+import { LayerSpecSchema, TrainConfigSchema, type LayerSpec, type LayerType, type ModelSpec, type TrainConfig, type TrainConfigInput } from '../../../shared/schemas'
+import { errorMessage, useApi } from '../api'
+
+export interface Draft {
+  name: string
+  presetId: string
+  spec: ModelSpec
+  dataset: string
+  optimizer: 'sgd' | 'adam'
+  lr: number | string
+  momentum: number | string
+  weightDecay: number | string
+  scheduleType: 'constant' | 'step' | 'cosine'
+  stepEpochs: number | string
+  gamma: number | string
+  minLr: number | string
+  batchSize: number | string
+  epochs: number | string
+  seed: number | string
+  validationSource: 'test' | 'split'
+  fraction: number | string
+  init: 'xavier' | 'default'
+  backend: TrainConfig['backend']
+  trainLimit: number | string
+  patience: number | string
+}
+
+/** Default parameters of a freshly added layer of each type. */
+export const layerDefaults: Record<LayerType, LayerSpec> = {
+  conv2d: { type: 'conv2d', outChannels: 16, kernelSize: 3, stride: 1, padding: 1 },
+  avgPool2d: { type: 'avgPool2d', kernelSize: 2, stride: 2 },
+  maxPool2d: { type: 'maxPool2d', kernelSize: 2, stride: 2 },
+  batchNorm2d: { type: 'batchNorm2d' },
+  batchNorm1d: { type: 'batchNorm1d' },
+  sigmoid: { type: 'sigmoid' },
+  relu: { type: 'relu' },
+  tanh: { type: 'tanh' },
+  leakyRelu: { type: 'leakyRelu', negativeSlope: 0.01 },
+  flatten: { type: 'flatten' },
+  linear: { type: 'linear', outFeatures: 10 },
+  dropout: { type: 'dropout', p: 0.5 }
+}
+
+/** Numeric fields of each layer type, in the order the editor shows them. */
+export const layerFields: Record<LayerType, { key: string; label: string; step?: number }[]> = {
+  conv2d: [
+    { key: 'outChannels', label: 'out channels' },
+    { key: 'kernelSize', label: 'kernel' },
+    { key: 'stride', label: 'stride' },
+    { key: 'padding', label: 'padding' }
+  ],
+  avgPool2d: [
+    { key: 'kernelSize', label: 'kernel' },
+    { key: 'stride', label: 'stride' }
+  ],
+  maxPool2d: [
+    { key: 'kernelSize', label: 'kernel' },
+    { key: 'stride', label: 'stride' }
+  ],
+  batchNorm2d: [],
+  batchNorm1d: [],
+  sigmoid: [],
+  relu: [],
+  tanh: [],
+  leakyRelu: [{ key: 'negativeSlope', label: 'slope', step: 0.01 }],
+  flatten: [],
+  linear: [{ key: 'outFeatures', label: 'out features' }],
+  dropout: [{ key: 'p', label: 'p', step: 0.05 }]
+}
+
+function num(v: number | string): number | undefined {
+  if (typeof v === 'number') return Number.isFinite(v) ? v : undefined
+  const t = v.trim()
+  if (t === '') return undefined
+  const n = Number(t)
+  return Number.isFinite(n) ? n : NaN
+}
+
+function defaultDraft(): Draft {
+  return {
+    name: '',
+    presetId: '',
+    spec: { name: 'model', inputSize: 28, inputChannels: 1, numClasses: 10, layers: [{ type: 'flatten' }, { type: 'linear', outFeatures: 10 }] },
+    dataset: 'mnist-sample',
+    optimizer: 'sgd',
+    lr: 0.9,
+    momentum: 0,
+    weightDecay: 0,
+    scheduleType: 'constant',
+    stepEpochs: 5,
+    gamma: 0.5,
+    minLr: 0,
+    batchSize: 256,
+    epochs: 10,
+    seed: 42,
+    validationSource: 'test',
+    fraction: 0.2,
+    init: 'xavier',
+    backend: 'auto',
+    trainLimit: '',
+    patience: ''
+  }
+}
+
+export const useNewRunStore = defineStore('newRun', () => {
+  const api = useApi()
+  const draft = reactive<Draft>(defaultDraft())
+  const presetSpec = ref<string>('')
+  const summary = ref<ModelSummary | null>(null)
+  const summaryError = ref<string | null>(null)
+  const summaryLoading = ref(false)
+  let summarySeq = 0
+  let summaryTimer: ReturnType<typeof setTimeout> | null = null
+
+  /** The config the services would receive, before validation. */
+  const input = computed<TrainConfigInput>(() => {
+    const d = draft
+    const schedule =
+      d.scheduleType === 'step'
+        ? { type: 'step' as const, stepEpochs: num(d.stepEpochs) as number, gamma: num(d.gamma) as number }
+        : d.scheduleType === 'cosine'
+          ? { type: 'cosine' as const, minLr: num(d.minLr) ?? 0 }
+          : { type: 'constant' as const }
+    return {
+      model: JSON.stringify(d.spec) === presetSpec.value && d.presetId ? d.presetId : 'custom',
+      spec: d.spec,
+      dataset: d.dataset,
+      optimizer: d.optimizer,
+      lr: num(d.lr) as number,
+      momentum: num(d.momentum) ?? 0,
+      weightDecay: num(d.weightDecay) ?? 0,
+      schedule,
+      batchSize: num(d.batchSize) as number,
+      epochs: num(d.epochs) as number,
+      seed: num(d.seed) as number,
+      validation: d.validationSource === 'test' ? { source: 'test' } : { source: 'split', fraction: num(d.fraction) as number, stratified: true },
+      init: d.init,
+      earlyStoppingPatience: num(d.patience) ?? null,
+      backend: d.backend,
+      trainLimit: num(d.trainLimit) ?? null
+    }
+  })
+
+  const validation = computed(() => TrainConfigSchema.safeParse(input.value))
+
+  /** Errors keyed by dotted path ('lr', 'validation.fraction', 'spec.layers.2.kernelSize'). */
+  const errors = computed<Record<string, string>>(() => {
+    const out: Record<string, string> = {}
+    const v = validation.value
+    if (v.success) return out
+    for (const issue of v.error.issues) {
+      const key = issue.path.join('.')
+      if (!out[key]) out[key] = friendly(key, issue.message)
+    }
+    return out
+  })
+
+  const valid = computed(() => validation.value.success && !summaryError.value)
+
+  function applyPreset(p: ModelPreset): void {
+    draft.presetId = p.id
+    draft.spec = structuredClone(p.spec)
+    presetSpec.value = JSON.stringify(p.spec)
+    const r = p.recommended
+    if (r.optimizer) draft.optimizer = r.optimizer
+    if (r.lr !== undefined) draft.lr = r.lr
+    if (r.momentum !== undefined) draft.momentum = r.momentum
+    if (r.weightDecay !== undefined) draft.weightDecay = r.weightDecay
+    if (r.batchSize !== undefined) draft.batchSize = r.batchSize
+    if (r.epochs !== undefined) draft.epochs = r.epochs
+    if (r.init) draft.init = r.init
+    if (r.dataset) draft.dataset = r.dataset
+    if (r.validation) {
+      draft.validationSource = r.validation.source
+      if (r.validation.source === 'split') draft.fraction = r.validation.fraction
+    }
+    if (r.schedule) setSchedule(r.schedule)
+  }
+
+  function setSchedule(s: TrainConfig['schedule']): void {
+    draft.scheduleType = s.type
+    if (s.type === 'step') {
+      draft.stepEpochs = s.stepEpochs
+      draft.gamma = s.gamma
+    } else if (s.type === 'cosine') draft.minLr = s.minLr
+  }
+
+  /** "Train again": the form as the past run had it. */
+  function prefill(c: TrainConfig, presets: ModelPreset[], name = ''): void {
+    const p = presets.find((x) => x.id === c.model)
+    draft.presetId = p ? p.id : ''
+    presetSpec.value = p ? JSON.stringify(p.spec) : ''
+    draft.spec = structuredClone(c.spec)
+    draft.name = name
+    draft.dataset = c.dataset
+    draft.optimizer = c.optimizer
+    draft.lr = c.lr
+    draft.momentum = c.momentum
+    draft.weightDecay = c.weightDecay
+    setSchedule(c.schedule)
+    draft.batchSize = c.batchSize
+    draft.epochs = c.epochs
+    draft.seed = c.seed
+    draft.validationSource = c.validation.source
+    if (c.validation.source === 'split') draft.fraction = c.validation.fraction
+    draft.init = c.init
+    draft.backend = c.backend
+    draft.trainLimit = c.trainLimit ?? ''
+    draft.patience = c.earlyStoppingPatience ?? ''
+  }
+
+  function addLayer(at: number, type: LayerType = 'relu'): void {
+    draft.spec.layers.splice(at, 0, structuredClone(layerDefaults[type]))
+  }
+  function removeLayer(at: number): void {
+    draft.spec.layers.splice(at, 1)
+  }
+  function moveLayer(at: number, by: -1 | 1): void {
+    const to = at + by
+    if (to < 0 || to >= draft.spec.layers.length) return
+    const [l] = draft.spec.layers.splice(at, 1)
+    draft.spec.layers.splice(to, 0, l)
+  }
+  function changeLayerType(at: number, type: LayerType): void {
+    draft.spec.layers.splice(at, 1, structuredClone(layerDefaults[type]))
+  }
+
+  async function refreshSummary(): Promise<void> {
+    const mine = ++summarySeq
+    const spec = draft.spec
+    for (const [i, l] of spec.layers.entries()) {
+      const r = LayerSpecSchema.safeParse(l)
+      if (!r.success) {
+        summaryError.value = `Layer ${i + 1}: fix the highlighted field first.`
+        summary.value = null
+        return
+      }
+    }
+    summaryLoading.value = true
+    try {
+      const s = await api.invoke('models.summary', { spec: JSON.parse(JSON.stringify(spec)) as ModelSpec })
+      if (mine !== summarySeq) return
+      summary.value = s
+      summaryError.value = null
+    } catch (e) {
+      if (mine !== summarySeq) return
+      summary.value = null
+      summaryError.value = errorMessage(e)
+    } finally {
+      if (mine === summarySeq) summaryLoading.value = false
+    }
+  }
+
+  watch(
+    () => JSON.stringify(draft.spec),
+    () => {
+      if (summaryTimer) clearTimeout(summaryTimer)
+      summaryTimer = setTimeout(() => void refreshSummary(), 200)
+    }
+  )
+
+  /** The layer a summary error names ("layer 3", "Layer 3:"), 0-based, or null. */
+  const summaryErrorLayer = computed(() => {
+    const m = summaryError.value?.match(/layer\s*#?\s*(\d+)/i)
+    return m ? Number(m[1]) - 1 : null
+  })
+
+  function reset(): void {
+    Object.assign(draft, defaultDraft())
+  }
+
+  return {
+    draft, input, validation, errors, valid, summary, summaryError, summaryErrorLayer, summaryLoading,
+    applyPreset, prefill, addLayer, removeLayer, moveLayer, changeLayerType, refreshSummary, reset
+  }
+})
+
+function friendly(key: string, message: string): string {
+  if (/expected number, received (nan|undefined)/i.test(message) || /Invalid input: expected number/i.test(message)) return 'Enter a number.'
+  if (/expected int/i.test(message)) return 'Enter a whole number.'
+  if (key === 'lr' && /too small/i.test(message)) return 'The learning rate must be above 0.'
+  return message
+}
