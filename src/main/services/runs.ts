@@ -1,6 +1,6 @@
 // RunStore: every run, its curves, confusion matrices, predictions and weights. The service host is
 // the only writer; everything an epoch produces (rows and checkpoint folders) is committed together.
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { StudioError } from '../../shared/contract'
 import type {
@@ -85,8 +85,10 @@ export class RunStore {
     const paths = dataPaths(dataDir)
     try {
       mkdirSync(paths.runs, { recursive: true })
+      // Root ignores permission bits but not a read-only mount; either way fail here, not mid-run.
+      accessSync(paths.runs, constants.W_OK)
     } catch (err) {
-      throw storageError(`create the data folder ${paths.runs}`, err)
+      throw storageError(`use the data folder ${dataDir}`, err)
     }
     const db = openDatabase(paths.database, opts.migrations)
     if (opts.busyTimeoutMs !== undefined) db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs))}`)
