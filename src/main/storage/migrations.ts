@@ -104,5 +104,15 @@ export const migrations: Migration[] = [
         CREATE INDEX run_tags_tag ON run_tags(tag, run_id);
       `)
     }
+  },
+  {
+    version: 3,
+    description: 'ascending sorts with NULLs last on the nullable metrics walk an index too',
+    up: (db) => {
+      // v2's indexes serve descending order (NULLs sort last there already); ascending with NULLs last
+      // orders by (col IS NULL, col), which only an index on those same expressions can serve.
+      for (const col of ['best_val_acc', 'test_acc', 'test_loss', 'examples_per_sec', 'param_count'])
+        db.exec(`CREATE INDEX runs_${col}_nulls_last ON runs((${col} IS NULL), ${col}, id)`)
+    }
   }
 ]

@@ -52,6 +52,9 @@ RunSortKeySchema.options.forEach((k) => {
   if (!sortColumns[k]) throw new Error(`no column for sort key ${k}`)
 })
 
+/** Sort keys whose column can be NULL; the others are NOT NULL in the schema. */
+const NULLABLE_SORT = new Set<RunSortKey>(['bestValAcc', 'testAcc', 'testLoss', 'examplesPerSec', 'paramCount'])
+
 const TAGS = `(SELECT json_group_array(tag) FROM (SELECT tag FROM run_tags t WHERE t.run_id = r.id ORDER BY tag))`
 
 export function toSummary(r: RunRow): RunSummary {
@@ -243,7 +246,9 @@ export class RunsRepository {
     const col = sortColumns[sortBy]
     // NULLs (a run without a test accuracy yet) go last in both directions. Descending already puts
     // them last in SQLite, and that form lets the planner walk the sort key's index backwards.
-    const order = dir === 'desc' ? `r.${col} DESC, r.id DESC` : `r.${col} IS NULL, r.${col} ASC, r.id ASC`
+    const nullable = NULLABLE_SORT.has(sortBy)
+    const order =
+      dir === 'desc' ? `r.${col} DESC, r.id DESC` : nullable ? `(r.${col} IS NULL), r.${col}, r.id` : `r.${col} ASC, r.id ASC`
     const rows = this.db
       .prepare(`SELECT r.*, ${TAGS} AS tags FROM runs r ${w} ORDER BY ${order} LIMIT ? OFFSET ?`)
       .all(...params, limit, offset) as RunRow[]
