@@ -1,0 +1,303 @@
+// The service container every host shares (Electron IPC, the web-mode WebSocket, the CLI). `handle`
+// is the single door: it checks the method name and validates the arguments with the contract's
+// schema before any service sees them, and turns every failure into a Reply error a person can read.
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { ZodError } from 'zod'
+import {
+  StudioError,
+  isMethodName,
+  methods,
+  type EventName,
+  type Events,
+  type MethodName,
+  type MethodResult,
+  type ParsedArgs,
+  type Reply
+} from '../../shared/contract'
+import type { AppInfo, BackendReport, CellExample, DownloadProgress } from '../../shared/domain'
+import { presets } from '../../core/models/presets'
+import { summarize } from '../../core/models/summary'
+import { ModelSpecError } from '../../core/models/spec'
+import { splitIndices } from '../../core/data/split'
+import type { DatasetArrays } from '../../core/data/types'
+import { RunStore } from './runs'
+import { DatasetStore } from './datasets'
+import { Predictor } from './predict'
+import { TrainingHost, nodeSpawner, runChildJob, type HostEvent, type Spawner } from './training'
+
+export type HostKind = 'electron' | 'web' | 'cli'
+
+export interface ServicesOptions {
+  dataDir: string
+  host: HostKind
+  /** How training processes start (Electron passes utilityProcess.fork); Node's fork through tsx by default. */
+  spawn?: Spawner
+  maxConcurrent?: number
+  batchEventsPerSecond?: number
+  cancelGraceMs?: number
+}
+
+type Handler<M extends MethodName> = (args: ParsedArgs<M>) => Promise<MethodResult<M>> | MethodResult<M>
+type HandlerMap = { [M in MethodName]: Handler<M> }
+
+export interface EventBus {
+  subscribe(fn: <E extends EventName>(event: E, payload: Events[E]) => void): () => void
+}
+
+export interface Services {
+  handle(method: string, rawArgs: unknown): Promise<Reply<unknown>>
+  events: EventBus
+  readonly runs: RunStore
+  readonly datasets: DatasetStore
+  readonly training: TrainingHost
+  readonly dataDir: string
+  close(): Promise<void>
+}
+
+const packageVersion = (() => {
+  try {
+    const path = fileURLToPath(new URL('../../../package.json', import.meta.url))
+    return (JSON.parse(readFileSync(path, 'utf8')) as { version: string }).version
+  } catch {
+    return '0.0.0'
+  }
+})()
+
+/** A zod issue as a sentence: where and what. */
+export function zodMessage(err: ZodError, what: string): string {
+  const parts = err.issues.slice(0, 3).map((i) => {
+    const where = i.path.length ? i.path.join('.') : '(arguments)'
+    return `${where}: ${i.message}`
+  })
+  const more = err.issues.length > 3 ? ` (and ${err.issues.length - 3} more)` : ''
+  return `Invalid arguments for ${what}: ${parts.join('; ')}${more}.`
+}
+
+/** Any thrown value as a Reply error; internals go to stderr, never to the caller. */
+export function toErrorReply(err: unknown, method: string): Reply<never> {
+  if (err instanceof StudioError) return { ok: false, error: err.toValue() }
+  if (err instanceof ZodError) return { ok: false, error: { code: 'invalid_argument', message: zodMessage(err, method) } }
+  if (err instanceof ModelSpecError) return { ok: false, error: { code: 'invalid_argument', message: err.message } }
+  console.error(`[services] ${method} failed:`, err)
+  const message = err instanceof Error && err.message ? err.message : String(err)
+  return { ok: false, error: { code: 'internal', message: `${method} failed: ${message.split('\n')[0]}` } }
+}
+
+export async function createServices(opts: ServicesOptions): Promise<Services> {
+  const dataDir = opts.dataDir
+  const runs = RunStore.open(dataDir)
+  const subscribers = new Set<<E extends EventName>(event: E, payload: Events[E]) => void>()
+  const publish = <E extends EventName>(event: E, payload: Events[E]) => {
+    for (const fn of subscribers) {
+      try {
+        fn(event, payload)
+      } catch (err) {
+        console.error('[services] an event subscriber threw:', err)
+      }
+    }
+  }
+  const datasets = new DatasetStore({ dataDir, onProgress: (p: DownloadProgress) => publish('datasets.progress', p) })
+  const predictor = new Predictor({ runs })
+  const spawn = opts.spawn ?? nodeSpawner()
+  const training = new TrainingHost({
+    runs,
+    dataDir,
+    spawn,
+    maxConcurrent: opts.maxConcurrent,
+    batchEventsPerSecond: opts.batchEventsPerSecond,
+    cancelGraceMs: opts.cancelGraceMs
+  })
+  const unsubscribeTraining = training.subscribe((e: HostEvent) => {
+    if (e.type === 'status') publish('training.status', { runId: e.runId, status: e.status, error: e.error })
+    else if (e.type === 'batch')
+      publish('training.batch', {
+        runId: e.runId,
+        epoch: e.epoch,
+        x: e.x,
+        loss: e.loss,
+        acc: e.acc,
+        examplesPerSec: e.examplesPerSec,
+        etaSeconds: e.etaSeconds
+      })
+    else if (e.type === 'epoch') publish('training.epoch', { runId: e.runId, ...e.epoch })
+  })
+
+  let reportCache: BackendReport | null = null
+  const downloads = new Map<string, AbortController>()
+  // Cell examples load the run's dataset; keep the last one, as a user clicks cell after cell.
+  let datasetCache: { id: string; data: DatasetArrays } | null = null
+  const loadDataset = async (id: string): Promise<DatasetArrays> => {
+    if (datasetCache?.id === id) return datasetCache.data
+    const data = await datasets.load(id)
+    datasetCache = { id, data }
+    return data
+  }
+
+  const cellExamples = async (a: ParsedArgs<'runs.cellExamples'>): Promise<CellExample[]> => {
+    const run = runs.get(a.runId)
+    const n = run.classes.length
+    if (a.trueClass >= n || a.predictedClass >= n)
+      throw new StudioError('invalid_argument', `Run ${a.runId} has ${n} classes; class ${Math.max(a.trueClass, a.predictedClass)} does not exist.`)
+    const predicted = runs.predictions(a.runId, a.epoch)
+    const data = await loadDataset(run.config.dataset)
+    // Which images those predictions are of: the test set, or the validation side of the split,
+    // recomputed exactly as the trainer made it (same labels prefix, fraction, seed).
+    const useTest = a.epoch === 'test' || run.config.validation.source === 'test'
+    const set = useTest ? data.test : data.train
+    let indices: Uint32Array
+    if (useTest) {
+      indices = Uint32Array.from({ length: Math.min(predicted.length, set.count) }, (_, i) => i)
+    } else {
+      const v = run.config.validation
+      if (v.source !== 'split') throw new StudioError('internal', 'unreachable validation source')
+      const limit = run.config.trainLimit === null ? set.count : Math.min(run.config.trainLimit, set.count)
+      indices = splitIndices(set.labels.subarray(0, limit), v.fraction, run.config.seed, v.stratified).val
+    }
+    if (indices.length !== predicted.length)
+      throw new StudioError(
+        'data_error',
+        `Dataset '${run.config.dataset}' no longer matches run ${a.runId}: ${predicted.length} predictions but ${indices.length} examples.`
+      )
+    const size = set.height * set.width
+    const picked: number[] = []
+    for (let i = 0; i < indices.length && picked.length < a.limit; i++) {
+      const idx = indices[i]
+      if (set.labels[idx] === a.trueClass && predicted[i] === a.predictedClass) picked.push(idx)
+    }
+    const images = new Uint8Array(picked.length * size)
+    picked.forEach((idx, k) => images.set(set.images.subarray(idx * size, (idx + 1) * size), k * size))
+    let probs: Float32Array | null = null
+    if (picked.length > 0) {
+      try {
+        probs = await predictor.predictPixels(a.runId, 'best', images, picked.length, set.width)
+      } catch (err) {
+        console.error(`[services] run ${a.runId}: probabilities unavailable:`, (err as Error).message)
+        probs = null
+      }
+    }
+    return picked.map((idx, k) => ({
+      index: idx,
+      trueClass: a.trueClass,
+      predictedClass: a.predictedClass,
+      width: set.width,
+      height: set.height,
+      pixels: Buffer.from(images.subarray(k * size, (k + 1) * size)).toString('base64'),
+      probabilities: probs ? Array.from(probs.subarray(k * n, (k + 1) * n)) : null
+    }))
+  }
+
+  const handlers: HandlerMap = {
+    'app.info': (): AppInfo => ({ version: packageVersion, host: opts.host === 'electron' ? 'electron' : 'web', dataDir }),
+    'models.presets': () => presets.map((p) => structuredClone(p)),
+    'models.summary': (a) => summarize(a.spec),
+    'datasets.list': () => datasets.list(),
+    'datasets.info': (a) => datasets.info(a.datasetId),
+    'datasets.samples': (a) => datasets.samples(a.datasetId, a.split, a.count, a.label),
+    'datasets.download': async (a) => {
+      if (downloads.has(a.datasetId)) throw new StudioError('conflict', `Dataset '${a.datasetId}' is already downloading.`)
+      const ctl = new AbortController()
+      downloads.set(a.datasetId, ctl)
+      try {
+        return await datasets.download(a.datasetId, ctl.signal)
+      } finally {
+        downloads.delete(a.datasetId)
+      }
+    },
+    'datasets.import': (a) => datasets.importFolder(a.path, a.title),
+    'backends.report': async (a) => {
+      if (!reportCache || a.refresh) reportCache = (await runChildJob(spawn, { type: 'probe' }, 'report', 120_000)).report
+      return reportCache
+    },
+    'backends.benchmark': async (a) =>
+      (await runChildJob(spawn, { type: 'benchmark', seconds: a.seconds }, 'benchmark', (a.seconds * 8 + 120) * 1000)).results,
+    'training.start': async (a) => {
+      const config = a.config
+      if (config.spec.numClasses < 2) throw new StudioError('invalid_argument', 'config.spec.numClasses must be at least 2.')
+      const summary = summarize(config.spec)
+      const info = await datasets.info(config.dataset).catch(async (err: unknown) => {
+        // A folder of IDX files is not in the catalogue: load it to learn its classes.
+        if (err instanceof StudioError && err.code === 'not_found') {
+          const data = await datasets.load(config.dataset)
+          return { classes: data.classes, status: 'ready' as const }
+        }
+        throw err
+      })
+      if (info.status !== 'ready')
+        throw new StudioError('unavailable', `Dataset '${config.dataset}' is not on this machine yet (status '${info.status}'); download it first.`)
+      if (info.classes.length !== config.spec.numClasses)
+        throw new StudioError(
+          'invalid_argument',
+          `config.spec.numClasses is ${config.spec.numClasses} but dataset '${config.dataset}' has ${info.classes.length} classes.`
+        )
+      return training.start(config, { name: a.name, classes: info.classes, paramCount: summary.totalParams })
+    },
+    'training.cancel': async (a) => {
+      const run = await training.cancel(a.runId)
+      return { runId: run.id, status: run.status, error: run.error }
+    },
+    'training.active': () => training.activeRuns(),
+    'runs.list': (a) => runs.list(a),
+    'runs.get': (a) => runs.get(a.runId),
+    'runs.curves': (a) => runs.curves(a.runId, a.maxPoints),
+    'runs.summary': (a) => summarize(runs.get(a.runId).config.spec),
+    'runs.confusion': (a) => runs.confusion(a.runId, a.epoch),
+    'runs.cellExamples': (a) => cellExamples(a),
+    'runs.rename': (a) => runs.rename(a.runId, a.name),
+    'runs.setNotes': (a) => runs.setNotes(a.runId, a.notes),
+    'runs.setTags': (a) => runs.setTags(a.runId, a.tags),
+    'runs.delete': (a) => {
+      if (training.activeRuns().some((r) => r.run.id === a.runId))
+        throw new StudioError('conflict', `Run ${a.runId} is training; cancel it before deleting it.`)
+      return runs.delete(a.runId)
+    },
+    'runs.compare': (a) => runs.compare(a.runIds),
+    'runs.export': (a) => ({ path: runs.exportRun(a.runId, a.path) }),
+    'runs.import': (a) => runs.importRun(a.path),
+    'runs.trainAgain': (a) => runs.trainAgain(a.runId),
+    'predict.image': (a) => {
+      const bytes = new Uint8Array(Buffer.from(a.data, 'base64'))
+      if (bytes.length === 0) throw new StudioError('invalid_argument', `The file '${a.fileName}' is empty.`)
+      return predictor.predictFile(a.runId, a.weights, a.fileName, bytes, a.topK)
+    }
+  }
+
+  let closed = false
+  return {
+    runs,
+    datasets,
+    training,
+    dataDir,
+    events: {
+      subscribe(fn) {
+        subscribers.add(fn)
+        return () => subscribers.delete(fn)
+      }
+    },
+    async handle(method: string, rawArgs: unknown): Promise<Reply<unknown>> {
+      if (!isMethodName(method)) {
+        const shown = typeof method === 'string' ? `'${method.slice(0, 80)}'` : 'a missing method name'
+        return { ok: false, error: { code: 'invalid_argument', message: `Unknown method ${shown}.` } }
+      }
+      if (closed) return { ok: false, error: { code: 'unavailable', message: 'Conv Studio is shutting down.' } }
+      const parsed = methods[method].args.safeParse(rawArgs ?? {})
+      if (!parsed.success) return { ok: false, error: { code: 'invalid_argument', message: zodMessage(parsed.error, method) } }
+      try {
+        const handler = handlers[method] as (args: unknown) => unknown
+        const value = await handler(parsed.data)
+        return { ok: true, value }
+      } catch (err) {
+        return toErrorReply(err, method)
+      }
+    },
+    async close() {
+      if (closed) return
+      closed = true
+      for (const ctl of downloads.values()) ctl.abort()
+      unsubscribeTraining()
+      await training.close()
+      subscribers.clear()
+      runs.close()
+    }
+  }
+}

@@ -1,0 +1,454 @@
+// TrainingHost: one child process per run. The child loads the data, picks the backend and trains;
+// this side is the only writer of the run store, relays the child's events to subscribers (thinned
+// to what a UI can draw), queues runs beyond `maxConcurrent`, cancels within a second and notices a
+// child that died. Nothing a child does can take the host down with it.
+import { fork } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { StudioError } from '../../shared/contract'
+import type { ActiveRun, BackendReport, BenchmarkResult, EpochRecord, RunRecord, RunStatus, StepPoint } from '../../shared/domain'
+import type { TrainConfig } from '../../shared/schemas'
+import type { RunStore } from './runs'
+
+// ---------------------------------------------------------------------------------------------
+// Messages between the host and the training process. Plain JSON-safe values (typed arrays go as
+// base64), so the same messages cross Node's fork IPC and Electron's utilityProcess port.
+
+export interface TestResultMessage {
+  loss: number
+  acc: number
+  confusion: number[][]
+  precision: number[]
+  recall: number[]
+  /** base64 of one byte per test example. */
+  predictions: string
+  labels: string
+}
+
+export type ToChild =
+  | { type: 'start'; runId: number; config: TrainConfig; dataDir: string; stagingDir: string }
+  | { type: 'cancel' }
+  | { type: 'probe' }
+  | { type: 'benchmark'; seconds: number }
+
+export type FromChild =
+  | { type: 'started'; backend: string; device: string | null; versions: Record<string, string>; reason: string }
+  | { type: 'info'; paramCount: number; trainCount: number; valCount: number; testCount: number; stepsPerEpoch: number }
+  | { type: 'batch'; epoch: number; batch: number; x: number; loss: number; acc: number; examplesPerSec: number; etaSeconds: number | null }
+  | {
+      type: 'epoch'
+      epoch: EpochRecord
+      confusion: number[][]
+      /** base64 of one byte per validation example. */
+      predictions: string
+      isBest: boolean
+      checkpoints: { kind: 'best' | 'last'; stagedDir: string }[]
+    }
+  | {
+      type: 'done'
+      status: 'completed' | 'cancelled'
+      epochsDone: number
+      bestEpoch: number | null
+      bestValAcc: number | null
+      examplesPerSec: number
+      test: TestResultMessage | null
+    }
+  | { type: 'error'; message: string }
+  | { type: 'report'; report: BackendReport }
+  | { type: 'benchmark'; results: BenchmarkResult[] }
+
+/** A started training process, whichever way it was started. */
+export interface ChildHandle {
+  readonly pid: number | undefined
+  send(msg: ToChild): void
+  onMessage(fn: (msg: FromChild) => void): void
+  /** Called once; `signal` is the name of the signal that ended it, if one did. */
+  onExit(fn: (code: number | null, signal: string | null) => void): void
+  kill(signal?: NodeJS.Signals): void
+}
+
+/** Starts a training process. Electron passes one built on utilityProcess.fork. */
+export type Spawner = () => ChildHandle
+
+/** The entry as source, run through tsx (Node hosts: web mode, CLI, tests). */
+export const trainingEntrySource = fileURLToPath(new URL('../training-process.ts', import.meta.url))
+
+export function nodeSpawner(entry: string = trainingEntrySource): Spawner {
+  return () => {
+    const child = fork(entry, [], {
+      execArgv: entry.endsWith('.ts') ? ['--import', 'tsx'] : [],
+      // stdout is the CLI's (JSON lines); the child's chatter (tfjs banners) goes to stderr.
+      stdio: ['ignore', process.stderr, 'inherit', 'ipc'],
+      serialization: 'json'
+    })
+    let exited = false
+    return {
+      pid: child.pid,
+      send: (msg) => {
+        if (child.connected) child.send(msg)
+      },
+      onMessage: (fn) => child.on('message', (m) => fn(m as FromChild)),
+      onExit: (fn) =>
+        child.once('exit', (code, signal) => {
+          if (exited) return
+          exited = true
+          fn(code, signal)
+        }),
+      kill: (signal = 'SIGKILL') => {
+        if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the host tells its listeners (the services map these onto contract events; the CLI draws them).
+
+export type HostEvent =
+  | { type: 'status'; runId: number; status: RunStatus; error: string | null }
+  | { type: 'started'; runId: number; backend: string; device: string | null; reason: string }
+  | { type: 'info'; runId: number; paramCount: number; trainCount: number; valCount: number; testCount: number; stepsPerEpoch: number }
+  /** Thinned: at most `batchEventsPerSecond` per run reach listeners (every batch is still recorded). */
+  | { type: 'batch'; runId: number; epoch: number; batch: number; x: number; loss: number; acc: number; examplesPerSec: number; etaSeconds: number | null }
+  | { type: 'epoch'; runId: number; epoch: EpochRecord }
+  | { type: 'finished'; runId: number; run: RunRecord }
+
+export interface TrainingHostOptions {
+  runs: RunStore
+  dataDir: string
+  spawn?: Spawner
+  maxConcurrent?: number
+  batchEventsPerSecond?: number
+  /** How long a cancelled child may take to stop before it is killed (ms). */
+  cancelGraceMs?: number
+}
+
+interface ActiveState {
+  runId: number
+  config: TrainConfig
+  child: ChildHandle | null
+  steps: StepPoint[]
+  pendingSteps: StepPoint[]
+  epochs: EpochRecord[]
+  lastBatchEmit: number
+  cancelRequested: boolean
+  cancelTimer: ReturnType<typeof setTimeout> | null
+  settled: boolean
+  /** Resolves when the run reaches a final status. */
+  finished: Promise<RunRecord>
+  resolveFinished: (r: RunRecord) => void
+}
+
+const STEP_FLUSH = 50
+
+export class TrainingHost {
+  private readonly runs: RunStore
+  private readonly dataDir: string
+  private readonly spawn: Spawner
+  private readonly maxConcurrent: number
+  private readonly batchInterval: number
+  private readonly cancelGraceMs: number
+  private readonly listeners = new Set<(e: HostEvent) => void>()
+  private readonly active = new Map<number, ActiveState>()
+  private readonly queue: number[] = []
+  private closed = false
+
+  constructor(opts: TrainingHostOptions) {
+    this.runs = opts.runs
+    this.dataDir = opts.dataDir
+    this.spawn = opts.spawn ?? nodeSpawner()
+    this.maxConcurrent = Math.max(1, opts.maxConcurrent ?? 1)
+    this.batchInterval = 1000 / Math.max(1, opts.batchEventsPerSecond ?? 10)
+    this.cancelGraceMs = opts.cancelGraceMs ?? 1000
+  }
+
+  subscribe(fn: (e: HostEvent) => void): () => void {
+    this.listeners.add(fn)
+    return () => this.listeners.delete(fn)
+  }
+
+  /** Records the run (status 'queued') and starts it as soon as a slot is free. */
+  start(config: TrainConfig, opts: { name?: string; classes: string[]; paramCount: number }): RunRecord {
+    if (this.closed) throw new StudioError('unavailable', 'The training host is shutting down.')
+    const run = this.runs.create(config, opts)
+    let resolveFinished: (r: RunRecord) => void = () => {}
+    const finished = new Promise<RunRecord>((resolve) => (resolveFinished = resolve))
+    this.active.set(run.id, {
+      runId: run.id,
+      config,
+      child: null,
+      steps: [],
+      pendingSteps: [],
+      epochs: [],
+      lastBatchEmit: 0,
+      cancelRequested: false,
+      cancelTimer: null,
+      settled: false,
+      finished,
+      resolveFinished
+    })
+    this.queue.push(run.id)
+    this.emit({ type: 'status', runId: run.id, status: 'queued', error: null })
+    this.pump()
+    return run
+  }
+
+  /** Resolves with the final record once the run completes, fails or is cancelled. */
+  whenFinished(runId: number): Promise<RunRecord> {
+    const s = this.active.get(runId)
+    if (s) return s.finished
+    return Promise.resolve(this.runs.get(runId))
+  }
+
+  /** Stops a run: a queued one at once, a training one within about `cancelGraceMs`. */
+  async cancel(runId: number): Promise<RunRecord> {
+    const s = this.active.get(runId)
+    if (!s) {
+      const run = this.runs.get(runId)
+      throw new StudioError('conflict', `Run ${runId} is not training (its status is '${run.status}').`)
+    }
+    if (!s.child) {
+      const i = this.queue.indexOf(runId)
+      if (i >= 0) this.queue.splice(i, 1)
+      this.settle(s, { status: 'cancelled' })
+      return s.finished
+    }
+    if (!s.cancelRequested) {
+      s.cancelRequested = true
+      s.child.send({ type: 'cancel' })
+      s.cancelTimer = setTimeout(() => s.child?.kill('SIGKILL'), this.cancelGraceMs)
+    }
+    return s.finished
+  }
+
+  activeRuns(): ActiveRun[] {
+    const out: ActiveRun[] = []
+    for (const s of this.active.values()) {
+      if (s.settled) continue
+      out.push({ run: this.runs.get(s.runId), steps: [...s.steps], epochs: [...s.epochs] })
+    }
+    return out
+  }
+
+  /** The pid of a run's training process (tests kill it to prove the host survives). */
+  childPid(runId: number): number | undefined {
+    return this.active.get(runId)?.child?.pid
+  }
+
+  /** Stops every child; their runs end 'interrupted' with a sentence saying why. */
+  async close(): Promise<void> {
+    this.closed = true
+    const waits: Promise<RunRecord>[] = []
+    for (const s of [...this.active.values()]) {
+      if (s.settled) continue
+      s.child?.kill('SIGKILL')
+      this.settle(s, { status: 'interrupted', error: 'Conv Studio was closed while this run was training.' })
+      waits.push(s.finished)
+    }
+    this.queue.length = 0
+    await Promise.all(waits)
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private emit(e: HostEvent): void {
+    for (const fn of this.listeners) {
+      try {
+        fn(e)
+      } catch (err) {
+        console.error('[training] a listener threw:', err)
+      }
+    }
+  }
+
+  private runningCount(): number {
+    let n = 0
+    for (const s of this.active.values()) if (s.child && !s.settled) n++
+    return n
+  }
+
+  private pump(): void {
+    while (!this.closed && this.queue.length > 0 && this.runningCount() < this.maxConcurrent) {
+      const runId = this.queue.shift() as number
+      const s = this.active.get(runId)
+      if (!s || s.settled) continue
+      this.launch(s)
+    }
+  }
+
+  private launch(s: ActiveState): void {
+    let child: ChildHandle
+    try {
+      child = this.spawn()
+    } catch (err) {
+      this.settle(s, { status: 'failed', error: `Could not start the training process: ${(err as Error).message}` })
+      return
+    }
+    s.child = child
+    child.onMessage((msg) => {
+      try {
+        this.onChildMessage(s, msg)
+      } catch (err) {
+        // Recording failed (disk full, read-only folder): stop the run cleanly and say why.
+        const message = err instanceof StudioError ? err.message : `Recording the run failed: ${(err as Error).message}`
+        console.error(`[training] run ${s.runId}:`, err)
+        child.kill('SIGKILL')
+        this.settle(s, { status: 'failed', error: message })
+      }
+    })
+    child.onExit((code, signal) => this.onChildExit(s, code, signal))
+    try {
+      child.send({ type: 'start', runId: s.runId, config: s.config, dataDir: this.dataDir, stagingDir: this.runs.stagingDir(s.runId) })
+    } catch (err) {
+      child.kill('SIGKILL')
+      this.settle(s, { status: 'failed', error: `Could not start the training process: ${(err as Error).message}` })
+    }
+  }
+
+  private onChildMessage(s: ActiveState, msg: FromChild): void {
+    if (s.settled) return
+    switch (msg.type) {
+      case 'started':
+        this.runs.markStarted(s.runId, { backend: msg.backend, device: msg.device, libVersions: msg.versions })
+        this.emit({ type: 'started', runId: s.runId, backend: msg.backend, device: msg.device, reason: msg.reason })
+        this.emit({ type: 'status', runId: s.runId, status: 'running', error: null })
+        return
+      case 'info':
+        this.emit({ type: 'info', runId: s.runId, ...omitType(msg) })
+        return
+      case 'batch': {
+        const point = { x: msg.x, loss: msg.loss, acc: msg.acc }
+        s.steps.push(point)
+        s.pendingSteps.push(point)
+        if (s.pendingSteps.length >= STEP_FLUSH) this.flushSteps(s)
+        const now = Date.now()
+        if (now - s.lastBatchEmit >= this.batchInterval) {
+          s.lastBatchEmit = now
+          this.emit({ type: 'batch', runId: s.runId, ...omitType(msg) })
+        }
+        return
+      }
+      case 'epoch':
+        this.flushSteps(s)
+        this.runs.recordEpoch(s.runId, msg.epoch, msg.confusion, fromBase64(msg.predictions), msg.checkpoints)
+        s.epochs.push(msg.epoch)
+        this.emit({ type: 'epoch', runId: s.runId, epoch: msg.epoch })
+        return
+      case 'done': {
+        this.flushSteps(s)
+        const test = msg.test
+          ? { ...msg.test, predictions: fromBase64(msg.test.predictions), labels: fromBase64(msg.test.labels) }
+          : null
+        this.settle(s, {
+          status: msg.status,
+          bestEpoch: msg.bestEpoch,
+          bestValAcc: msg.bestValAcc,
+          examplesPerSec: msg.examplesPerSec,
+          test
+        })
+        // The child's work is over; it need not linger until it notices.
+        s.child?.kill('SIGTERM')
+        return
+      }
+      case 'error':
+        this.flushSteps(s)
+        this.settle(s, { status: s.cancelRequested ? 'cancelled' : 'failed', error: s.cancelRequested ? null : msg.message })
+        s.child?.kill('SIGTERM')
+        return
+      default:
+        return
+    }
+  }
+
+  private onChildExit(s: ActiveState, code: number | null, signal: string | null): void {
+    if (s.cancelTimer) clearTimeout(s.cancelTimer)
+    if (!s.settled) {
+      if (s.cancelRequested) {
+        this.settle(s, { status: 'cancelled' })
+      } else {
+        const why = signal ? `killed by ${signal}` : `exited with code ${code}`
+        this.settle(s, { status: 'failed', error: `The training process ${why} before the run finished.` })
+      }
+    }
+    this.active.delete(s.runId)
+    this.pump()
+  }
+
+  private flushSteps(s: ActiveState): void {
+    if (s.pendingSteps.length === 0) return
+    const points = s.pendingSteps.splice(0)
+    this.runs.recordSteps(s.runId, points)
+  }
+
+  private settle(s: ActiveState, r: Parameters<RunStore['finish']>[1]): void {
+    if (s.settled) return
+    s.settled = true
+    if (s.cancelTimer && r.status !== 'cancelled') clearTimeout(s.cancelTimer)
+    let run: RunRecord
+    try {
+      this.flushSteps(s)
+    } catch (err) {
+      console.error(`[training] run ${s.runId}: could not record the last steps:`, err)
+    }
+    try {
+      run = this.runs.finish(s.runId, r)
+    } catch (err) {
+      console.error(`[training] run ${s.runId}: could not record its end:`, err)
+      run = this.runs.get(s.runId)
+    }
+    if (!s.child) this.active.delete(s.runId)
+    this.emit({ type: 'status', runId: s.runId, status: run.status, error: run.error })
+    this.emit({ type: 'finished', runId: s.runId, run })
+    s.resolveFinished(run)
+    this.pump()
+  }
+}
+
+function omitType<T extends { type: string }>(msg: T): Omit<T, 'type'> {
+  const { type: _type, ...rest } = msg
+  return rest
+}
+
+export function toBase64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')
+}
+
+export function fromBase64(text: string): Uint8Array {
+  return new Uint8Array(Buffer.from(text, 'base64'))
+}
+
+/** Runs a one-off job (backend probe or benchmark) in a training process, so native code never loads here. */
+export function runChildJob<T extends 'report' | 'benchmark'>(
+  spawn: Spawner,
+  msg: ToChild,
+  expect: T,
+  timeoutMs: number
+): Promise<Extract<FromChild, { type: T }>> {
+  return new Promise((resolve, reject) => {
+    const child = spawn()
+    let done = false
+    const timer = setTimeout(() => {
+      finish(new StudioError('unavailable', `The backend ${expect === 'report' ? 'probe' : 'benchmark'} took longer than ${Math.round(timeoutMs / 1000)} s.`))
+      child.kill('SIGKILL')
+    }, timeoutMs)
+    const finish = (err: Error | null, value?: Extract<FromChild, { type: T }>) => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      if (err) reject(err)
+      else resolve(value as Extract<FromChild, { type: T }>)
+    }
+    child.onMessage((m) => {
+      if (m.type === expect) {
+        finish(null, m as Extract<FromChild, { type: T }>)
+        child.kill('SIGTERM')
+      } else if (m.type === 'error') {
+        finish(new StudioError('unavailable', m.message))
+        child.kill('SIGTERM')
+      }
+    })
+    child.onExit((code, signal) =>
+      finish(new StudioError('unavailable', `The backend process ${signal ? `was killed by ${signal}` : `exited with code ${code}`} before it answered.`))
+    )
+    child.send(msg)
+  })
+}

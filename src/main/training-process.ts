@@ -1,0 +1,143 @@
+// Entry of the training process (one per run). It loads the dataset, activates the best backend it
+// can (native code loads here, never in the host), trains, and writes each epoch's checkpoints into
+// the staging folder the host named; the host moves them into the run store. It also answers one-off
+// backend probes and benchmarks. Started by Node's child_process.fork (through tsx) or, in the
+// Electron build, by utilityProcess.fork; both deliver the same messages.
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type * as tf from '@tensorflow/tfjs'
+import type { FromChild, ToChild } from './services/training'
+import { toBase64 } from './services/training'
+import { DatasetStore } from './services/datasets'
+import { benchmarkBackends, probeBackends, selectBackend } from './backends'
+import { train } from '../core/training/trainer'
+
+interface ParentPort {
+  on(event: 'message', fn: (e: { data: unknown }) => void): void
+  postMessage(msg: unknown): void
+}
+
+const parentPort = (process as unknown as { parentPort?: ParentPort }).parentPort
+
+function send(msg: FromChild): void {
+  if (parentPort) parentPort.postMessage(msg)
+  else if (process.send) process.send(msg)
+}
+
+function onMessage(fn: (msg: ToChild) => void): void {
+  if (parentPort) parentPort.on('message', (e) => fn(e.data as ToChild))
+  else process.on('message', (m) => fn(m as ToChild))
+}
+
+/** Writes tfjs's file format (model.json + one weights.bin), the layout tf.io.fileSystem reads. */
+export function writeCheckpoint(dir: string, artifacts: tf.io.ModelArtifacts): void {
+  mkdirSync(dir, { recursive: true })
+  const data = artifacts.weightData
+  const parts: ArrayBuffer[] = data === undefined ? [] : Array.isArray(data) ? data : [data]
+  const bytes = Buffer.concat(parts.map((p) => Buffer.from(p)))
+  writeFileSync(join(dir, 'weights.bin'), bytes)
+  const modelJson = {
+    format: artifacts.format ?? 'layers-model',
+    generatedBy: artifacts.generatedBy,
+    convertedBy: artifacts.convertedBy ?? null,
+    modelTopology: artifacts.modelTopology,
+    weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs ?? [] }]
+  }
+  writeFileSync(join(dir, 'model.json'), JSON.stringify(modelJson))
+}
+
+function errorText(err: unknown): string {
+  const e = err as { message?: unknown }
+  return typeof e?.message === 'string' && e.message ? e.message : String(err)
+}
+
+const abort = new AbortController()
+let busy = false
+
+async function runTraining(msg: Extract<ToChild, { type: 'start' }>): Promise<void> {
+  const store = new DatasetStore({ dataDir: msg.dataDir })
+  const data = await store.load(msg.config.dataset)
+  const selected = await selectBackend(msg.config.backend)
+  send({
+    type: 'started',
+    backend: selected.name,
+    device: selected.device,
+    versions: selected.versions,
+    reason: selected.report.reason
+  })
+  const result = await train(
+    msg.config,
+    data,
+    {
+      onStart: (info) => send({ type: 'info', ...info }),
+      onBatch: (e) => send({ type: 'batch', ...e }),
+      onEpoch: async (e) => {
+        const artifacts = await e.saveWeights()
+        // A folder per epoch and kind, so a slow host moving epoch N never meets epoch N+1's files.
+        const checkpoints: { kind: 'best' | 'last'; stagedDir: string }[] = []
+        const kinds: ('best' | 'last')[] = e.isBest ? ['best', 'last'] : ['last']
+        for (const kind of kinds) {
+          const dir = join(msg.stagingDir, `epoch-${e.epoch}-${kind}`)
+          writeCheckpoint(dir, artifacts)
+          checkpoints.push({ kind, stagedDir: dir })
+        }
+        const epoch = {
+          epoch: e.epoch,
+          trainLoss: e.trainLoss,
+          trainAcc: e.trainAcc,
+          valLoss: e.valLoss,
+          valAcc: e.valAcc,
+          seconds: e.seconds,
+          examplesPerSec: e.examplesPerSec
+        }
+        send({ type: 'epoch', epoch, confusion: e.confusion, predictions: toBase64(e.predictions), isBest: e.isBest, checkpoints })
+      }
+    },
+    { signal: abort.signal }
+  )
+  send({
+    type: 'done',
+    status: result.status,
+    epochsDone: result.epochsDone,
+    bestEpoch: result.bestEpoch,
+    bestValAcc: result.bestValAcc,
+    examplesPerSec: result.examplesPerSec,
+    test: result.test
+      ? {
+          loss: result.test.loss,
+          acc: result.test.acc,
+          confusion: result.test.confusion,
+          precision: result.test.precision,
+          recall: result.test.recall,
+          predictions: toBase64(result.test.predictions),
+          labels: toBase64(data.test.labels.subarray(0, result.test.predictions.length))
+        }
+      : null
+  })
+}
+
+async function handle(msg: ToChild): Promise<void> {
+  if (msg.type === 'cancel') {
+    abort.abort()
+    return
+  }
+  if (busy) {
+    send({ type: 'error', message: `The training process is busy and cannot take a '${msg.type}' message.` })
+    return
+  }
+  busy = true
+  try {
+    if (msg.type === 'start') await runTraining(msg)
+    else if (msg.type === 'probe') send({ type: 'report', report: await probeBackends() })
+    else if (msg.type === 'benchmark') send({ type: 'benchmark', results: await benchmarkBackends(msg.seconds) })
+  } catch (err) {
+    console.error('[training-process]', err)
+    send({ type: 'error', message: errorText(err) })
+  }
+}
+
+onMessage((msg) => {
+  void handle(msg)
+})
+// The host may vanish (kill -9); an orphaned trainer must not run on.
+if (!parentPort) process.on('disconnect', () => process.exit(0))
