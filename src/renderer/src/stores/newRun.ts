@@ -73,6 +73,11 @@ export const layerFields: Record<LayerType, { key: string; label: string; step?:
   dropout: [{ key: 'p', label: 'p', step: 0.05 }]
 }
 
+/** Deep copy of plain JSON data; unlike structuredClone it accepts Vue's reactive proxies. */
+function clone<T>(v: T): T {
+  return JSON.parse(JSON.stringify(v)) as T
+}
+
 function num(v: number | string): number | undefined {
   if (typeof v === 'number') return Number.isFinite(v) ? v : undefined
   const t = v.trim()
@@ -164,7 +169,7 @@ export const useNewRunStore = defineStore('newRun', () => {
 
   function applyPreset(p: ModelPreset): void {
     draft.presetId = p.id
-    draft.spec = structuredClone(p.spec)
+    draft.spec = clone(p.spec)
     presetSpec.value = JSON.stringify(p.spec)
     const r = p.recommended
     if (r.optimizer) draft.optimizer = r.optimizer
@@ -195,7 +200,7 @@ export const useNewRunStore = defineStore('newRun', () => {
     const p = presets.find((x) => x.id === c.model)
     draft.presetId = p ? p.id : ''
     presetSpec.value = p ? JSON.stringify(p.spec) : ''
-    draft.spec = structuredClone(c.spec)
+    draft.spec = clone(c.spec)
     draft.name = name
     draft.dataset = c.dataset
     draft.optimizer = c.optimizer
@@ -215,7 +220,7 @@ export const useNewRunStore = defineStore('newRun', () => {
   }
 
   function addLayer(at: number, type: LayerType = 'relu'): void {
-    draft.spec.layers.splice(at, 0, structuredClone(layerDefaults[type]))
+    draft.spec.layers.splice(at, 0, clone(layerDefaults[type]))
   }
   function removeLayer(at: number): void {
     draft.spec.layers.splice(at, 1)
@@ -227,7 +232,7 @@ export const useNewRunStore = defineStore('newRun', () => {
     draft.spec.layers.splice(to, 0, l)
   }
   function changeLayerType(at: number, type: LayerType): void {
-    draft.spec.layers.splice(at, 1, structuredClone(layerDefaults[type]))
+    draft.spec.layers.splice(at, 1, clone(layerDefaults[type]))
   }
 
   async function refreshSummary(): Promise<void> {

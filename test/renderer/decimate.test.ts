@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest'
+import { decimate, LiveCurve } from '../../src/renderer/src/composables/decimate'
+import { accuracy, curvesToCsv, perClass } from '../../src/renderer/src/composables/metrics'
+
+const ramp = (n: number) => Array.from({ length: n }, (_, i) => ({ x: i / 100, loss: i, acc: 1 }))
+
+describe('decimate', () => {
+  it('keeps short curves as they are and averages long ones into at most max points', () => {
+    expect(decimate(ramp(5), 10)).toHaveLength(5)
+    const d = decimate(ramp(100_000), 2000)
+    expect(d).toHaveLength(2000)
+    expect(d[0].loss).toBeCloseTo(24.5)
+    expect(d[1999].loss).toBeCloseTo(99_974.5)
+    expect(d.every((p, i) => i === 0 || p.x > d[i - 1].x)).toBe(true)
+  })
+
+  it('a LiveCurve stays bounded and keeps the shape of what was pushed', () => {
+    const c = new LiveCurve(100)
+    for (const p of ramp(10_000)) c.push(p)
+    expect(c.points.length).toBeLessThanOrEqual(100)
+    expect(c.points.length).toBeGreaterThan(40)
+    expect(c.generation).toBeGreaterThan(0)
+    const last = c.points[c.points.length - 1]
+    expect(last.loss).toBeGreaterThan(9000)
+    expect(c.points.every((p, i) => i === 0 || p.loss > c.points[i - 1].loss)).toBe(true)
+  })
+})
+
+describe('metrics', () => {
+  const m = [
+    [8, 2],
+    [1, 9]
+  ]
+  it('per-class precision, recall and accuracy from matrix[true][predicted]', () => {
+    const s = perClass(m)
+    expect(s.recall).toEqual([0.8, 0.9])
+    expect(s.precision[0]).toBeCloseTo(8 / 9)
+    expect(s.precision[1]).toBeCloseTo(9 / 11)
+    expect(s.support).toEqual([10, 10])
+    expect(accuracy(m)).toBeCloseTo(0.85)
+    expect(perClass([[0, 0], [0, 0]]).recall).toEqual([null, null])
+  })
+  it('metrics CSV has a header, one row per epoch and one per step', () => {
+    const csv = curvesToCsv({
+      epochs: [{ epoch: 1, trainLoss: 0.5, trainAcc: 0.8, valLoss: 0.4, valAcc: 0.85, seconds: 2, examplesPerSec: 100 }],
+      steps: [{ x: 0.5, loss: 0.7, acc: 0.6 }]
+    })
+    const lines = csv.trim().split('\n')
+    expect(lines[0]).toBe('kind,epoch,x,train_loss,train_acc,val_loss,val_acc,seconds,examples_per_sec')
+    expect(lines[1]).toBe('epoch,1,1,0.5,0.8,0.4,0.85,2,100')
+    expect(lines[2]).toBe('step,1,0.5,0.7,0.6,,,,')
+  })
+})
