@@ -55,6 +55,8 @@ export class SeededDropout extends tf.layers.Layer {
 }
 tf.serialization.registerClass(SeededDropout)
 
+type Initializer = ReturnType<typeof tf.initializers.glorotUniform>
+
 function layerSeed(seed: number, index: number, slot: number): number {
   return (seed * 7919 + index * 31 + slot * 7 + 1) % 2147483647
 }
@@ -127,7 +129,7 @@ export function buildModel(spec: ModelSpec, opts: BuildOptions): tf.LayersModel 
   }
   const model = tf.model({ inputs: input, outputs: x, name: spec.name.replace(/[^A-Za-z0-9_]/g, '_') })
   const expected = infos.reduce((s, l) => s + l.params, 0)
-  const trainable = model.trainableWeights.reduce((s, w) => s + w.shape.reduce((p, d) => p * (d ?? 1), 1), 0)
+  const trainable = model.trainableWeights.reduce((s, w) => s + w.shape.reduce<number>((p, d) => p * (d ?? 1), 1), 0)
   if (trainable !== expected) {
     model.dispose()
     throw new ModelSpecError(`built model has ${trainable} trainable parameters, the spec ${expected}`, null)
@@ -135,13 +137,13 @@ export function buildModel(spec: ModelSpec, opts: BuildOptions): tf.LayersModel 
   return model
 }
 
-function weightInit(opts: BuildOptions, fanIn: number, seed: number): tf.initializers.Initializer {
+function weightInit(opts: BuildOptions, fanIn: number, seed: number): Initializer {
   if (opts.init === 'xavier') return tf.initializers.glorotUniform({ seed })
   const bound = 1 / Math.sqrt(fanIn)
   return tf.initializers.randomUniform({ minval: -bound, maxval: bound, seed })
 }
 
-function biasInit(fanIn: number, seed: number): tf.initializers.Initializer {
+function biasInit(fanIn: number, seed: number): Initializer {
   const bound = 1 / Math.sqrt(fanIn)
   return tf.initializers.randomUniform({ minval: -bound, maxval: bound, seed })
 }

@@ -138,7 +138,8 @@ export function inferLayers(input: ModelSpec): LayerInfo[] {
     }
     infos.push({ index, layer, className: classNames[layer.type], inputShape, outputShape: shape, params, hasWeight })
   })
-  const last = shape
+  // Widen again: TypeScript narrows `shape` to its initial 3-tuple across the forEach callback.
+  const last = shape as Shape
   if (last.length !== 1) {
     throw new ModelSpecError(`the network ends with the feature map ${fmt(last)}; it must end with Linear(…, ${spec.numClasses}) after a Flatten`, null)
   }

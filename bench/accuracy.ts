@@ -1,0 +1,58 @@
+// Accuracy runs of issue 4 (minutes each; not part of CI):
+//   npx tsx bench/accuracy.ts <idx-folder> d2l [seeds...]   lenet5, d2l settings (SGD 0.9, batch 256, Xavier, 10 epochs,
+//                                                          validation = test set), default seeds 0 1 2
+//   npx tsx bench/accuracy.ts <idx-folder> adam [seeds...]  lenet5, train/val/test script settings (Adam 1e-3, batch 128,
+//                                                          80/20 split, best epoch by val acc, 10 epochs)
+// Prints one line per epoch and a JSON line per run, then the median test accuracy.
+import * as tf from '@tensorflow/tfjs'
+import { getPreset } from '../src/core/models/presets'
+import { train } from '../src/core/training/trainer'
+import type { TrainConfigInput } from '../src/shared/schemas'
+import { loadNative, readIdxFolder } from './training-support'
+
+async function main(): Promise<void> {
+  const [folder, recipe = 'd2l', ...seedArgs] = process.argv.slice(2)
+  if (!folder || (recipe !== 'd2l' && recipe !== 'adam')) {
+    console.error('usage: npx tsx bench/accuracy.ts <idx-folder> d2l|adam [seeds...]')
+    process.exit(2)
+  }
+  const native = await loadNative()
+  console.log(`backend: ${tf.getBackend()}${native.ok ? '' : ` (native not loaded: ${native.reason})`}`)
+  const data = readIdxFolder(folder, folder)
+  const preset = getPreset(recipe === 'd2l' ? 'lenet5' : 'lenet5-adam')!
+  const seeds = seedArgs.length > 0 ? seedArgs.map(Number) : [0, 1, 2]
+  const accs: number[] = []
+  for (const seed of seeds) {
+    const config: TrainConfigInput = {
+      ...(preset.recommended as TrainConfigInput),
+      model: preset.id,
+      spec: preset.spec,
+      dataset: folder,
+      seed
+    }
+    const t0 = performance.now()
+    const result = await train(config, data, {
+      onEpoch: (e) =>
+        console.log(
+          `seed ${seed} epoch ${e.epoch}: train loss ${e.trainLoss.toFixed(3)} acc ${e.trainAcc.toFixed(3)}, val loss ${e.valLoss.toFixed(3)} acc ${e.valAcc.toFixed(3)}, ${Math.round(e.examplesPerSec)} ex/s${e.isBest ? ' *' : ''}`
+        )
+    })
+    const line = {
+      recipe,
+      seed,
+      backend: tf.getBackend(),
+      testAcc: result.test?.acc ?? null,
+      testLoss: result.test?.loss ?? null,
+      bestEpoch: result.bestEpoch,
+      bestValAcc: result.bestValAcc,
+      examplesPerSec: Math.round(result.examplesPerSec),
+      seconds: Math.round((performance.now() - t0) / 1000)
+    }
+    console.log('ACCURACY_JSON ' + JSON.stringify(line))
+    if (result.test) accs.push(result.test.acc)
+  }
+  const sorted = [...accs].sort((a, b) => a - b)
+  console.log(`median test acc over ${accs.length} seed(s): ${sorted[Math.floor(sorted.length / 2)]?.toFixed(4)} (all: ${accs.map((a) => a.toFixed(4)).join(', ')})`)
+}
+
+void main()

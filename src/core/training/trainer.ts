@@ -1,0 +1,423 @@
+// The fit loop: Keras' model.fit in spirit (callbacks get plain numbers; charts, recording,
+// checkpoints and early stopping hang off them), written out by hand for speed and control.
+//
+// Where the time goes and what this loop does about it (see bench/training.ts):
+//  * The whole normalised training set lives on the backend as one tensor; a batch is a tf.gather
+//    by index, so no image is uploaded twice and no JS array is built per batch.
+//  * Loss and accuracy are summed on the device; the loop reads them back (one sync) only at the
+//    pointsPerEpoch curve points and at the end of the epoch, not after every batch.
+//  * Everything a batch creates is freed by tf.tidy; the accumulators are swapped, never leaked.
+//  * The loop yields to the event loop every few milliseconds, so a cancel message can arrive.
+import * as tf from '@tensorflow/tfjs'
+import type { EpochRecord } from '../../shared/domain'
+import type { ModelSpec, TrainConfig, TrainConfigInput } from '../../shared/schemas'
+import { TrainConfigSchema } from '../../shared/schemas'
+import type { DatasetArrays, ImageSet } from '../data/types'
+import { splitIndices } from '../data/split'
+import { epochOrder } from '../data/batches'
+import { buildModel } from '../models/build'
+import { modelToArtifacts, resizeTo } from '../models/io'
+import { validateSpec } from '../models/spec'
+import { confusionMatrix, precisionPerClass, recallPerClass } from '../metrics/classification'
+import { learningRateAt } from './schedule'
+
+export interface TrainStartInfo {
+  paramCount: number
+  trainCount: number
+  valCount: number
+  testCount: number
+  stepsPerEpoch: number
+}
+
+export interface BatchPoint {
+  epoch: number
+  batch: number
+  /** Fractional epoch: 1.5 = half way through epoch 2. */
+  x: number
+  /** Averages over the batches since the previous point. */
+  loss: number
+  acc: number
+  examplesPerSec: number
+  etaSeconds: number | null
+}
+
+export interface EpochEnd extends EpochRecord {
+  confusion: number[][]
+  predictions: Uint8Array
+  isBest: boolean
+  /** The weights as they are at the end of this epoch. */
+  saveWeights: () => Promise<tf.io.ModelArtifacts>
+}
+
+export interface TrainCallbacks {
+  onStart?(info: TrainStartInfo): void | Promise<void>
+  onBatch?(e: BatchPoint): void
+  /** Awaited: the caller writes checkpoints here. `predictions` = predicted class of every validation
+      example, in validation order (the split's val indices, or the test set when validation.source = 'test'). */
+  onEpoch?(e: EpochEnd): void | Promise<void>
+}
+
+export interface TestEvaluation {
+  loss: number
+  acc: number
+  confusion: number[][]
+  precision: number[]
+  recall: number[]
+  predictions: Uint8Array
+}
+
+export interface TrainResult {
+  status: 'completed' | 'cancelled'
+  epochsDone: number
+  bestEpoch: number | null
+  bestValAcc: number | null
+  examplesPerSec: number
+  test: TestEvaluation | null
+}
+
+export interface TrainOptions {
+  signal?: AbortSignal
+  /** Batch-curve points per epoch (default 20, at least 5 unless the epoch has fewer batches). */
+  pointsPerEpoch?: number
+}
+
+export class TrainError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'TrainError'
+  }
+}
+
+/** Images on the backend as [count, h, w, 1] float32 in [0, 1] plus int32 labels. */
+interface DeviceSet {
+  x: tf.Tensor4D
+  y: tf.Tensor1D
+  labels: Uint8Array
+  count: number
+}
+
+function upload(set: ImageSet, limit: number | null): DeviceSet {
+  const count = limit === null ? set.count : Math.min(limit, set.count)
+  const pixels = set.height * set.width
+  if (set.images.length < count * pixels || set.labels.length < count) {
+    throw new TrainError(`dataset holds ${set.labels.length} labels / ${set.images.length} bytes, fewer than ${count} images of ${set.height}x${set.width}`)
+  }
+  const labels = set.labels.subarray(0, count)
+  const x = tf.tidy(() =>
+    tf.div(tf.tensor4d(Float32Array.from(set.images.subarray(0, count * pixels)), [count, set.height, set.width, 1]), 255)
+  ) as tf.Tensor4D
+  const y = tf.tensor1d(Int32Array.from(labels), 'int32')
+  return { x, y, labels, count }
+}
+
+function subset(set: DeviceSet, indices: Uint32Array): DeviceSet {
+  const idx = tf.tensor1d(Int32Array.from(indices), 'int32')
+  const x = tf.gather(set.x, idx) as tf.Tensor4D
+  const y = tf.gather(set.y, idx) as tf.Tensor1D
+  idx.dispose()
+  const labels = new Uint8Array(indices.length)
+  for (let i = 0; i < indices.length; i++) labels[i] = set.labels[indices[i]]
+  return { x, y, labels, count: indices.length }
+}
+
+function disposeSet(s: DeviceSet | null): void {
+  if (s) tf.dispose([s.x, s.y])
+}
+
+/** Gives the event loop a turn: setImmediate in Node (no 1 ms clamp), a zero timeout elsewhere. */
+function yieldToEventLoop(): Promise<void> {
+  const g = globalThis as { setImmediate?: (fn: () => void) => unknown }
+  return new Promise((resolve) => (g.setImmediate ? g.setImmediate(resolve) : setTimeout(resolve, 0)))
+}
+
+function makeOptimizer(config: TrainConfig, lr: number): tf.Optimizer {
+  if (config.optimizer === 'adam') return tf.train.adam(lr, 0.9, 0.999, 1e-8)
+  return config.momentum > 0 ? tf.train.momentum(lr, config.momentum) : tf.train.sgd(lr)
+}
+
+function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
+  // SGD and momentum cache -lr in a scalar and must be told through setLearningRate; Adam reads
+  // its learningRate field at every step.
+  const o = optimizer as unknown as { learningRate: number; setLearningRate?: (lr: number) => void }
+  if (typeof o.setLearningRate === 'function') o.setLearningRate(lr)
+  else o.learningRate = lr
+}
+
+/** Examples per evaluation chunk: big for small inputs, bounded by activation memory for AlexNet. */
+function evalChunk(spec: ModelSpec, batchSize: number): number {
+  return spec.inputSize > 64 ? Math.max(1, Math.min(batchSize, 64)) : 2048
+}
+
+interface Evaluation {
+  loss: number
+  acc: number
+  predictions: Uint8Array
+}
+
+function evaluate(model: tf.LayersModel, set: DeviceSet, spec: ModelSpec, chunk: number): Evaluation {
+  const predictions = new Uint8Array(set.count)
+  let lossSum = 0
+  for (let start = 0; start < set.count; start += chunk) {
+    const size = Math.min(chunk, set.count - start)
+    const [lossT, predT] = tf.tidy(() => {
+      const x = resizeTo(tf.slice(set.x, [start, 0, 0, 0], [size, -1, -1, -1]) as tf.Tensor4D, spec.inputSize)
+      const y = tf.slice(set.y, [start], [size])
+      const logits = model.apply(x, { training: false }) as tf.Tensor2D
+      const loss = tf.losses.softmaxCrossEntropy(tf.oneHot(y, spec.numClasses), logits, undefined, 0, tf.Reduction.SUM)
+      return [loss, tf.argMax(logits, 1)]
+    })
+    lossSum += (lossT.dataSync() as Float32Array)[0]
+    predictions.set(predT.dataSync() as Int32Array, start)
+    tf.dispose([lossT, predT])
+  }
+  let right = 0
+  for (let i = 0; i < set.count; i++) if (predictions[i] === set.labels[i]) right++
+  return { loss: set.count ? lossSum / set.count : 0, acc: set.count ? right / set.count : 0, predictions }
+}
+
+function snapshot(model: tf.LayersModel): tf.Tensor[] {
+  return model.getWeights().map((w) => tf.keep(w.clone()))
+}
+
+export async function train(
+  configInput: TrainConfig | TrainConfigInput,
+  data: DatasetArrays,
+  callbacks: TrainCallbacks,
+  options: TrainOptions = {}
+): Promise<TrainResult> {
+  const parsed = TrainConfigSchema.safeParse(configInput)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    throw new TrainError(`invalid training config at '${issue.path.join('.')}': ${issue.message}`)
+  }
+  const config = parsed.data
+  const spec = config.spec
+  validateSpec(spec)
+  if (data.classes.length !== spec.numClasses) {
+    throw new TrainError(`dataset '${data.id}' has ${data.classes.length} classes but the model outputs ${spec.numClasses}`)
+  }
+  if (data.train.height !== data.train.width || data.test.height !== data.train.height || data.test.width !== data.train.width) {
+    throw new TrainError(`dataset '${data.id}' images must be square and the same size in train and test`)
+  }
+  const signal = options.signal
+  const pointsPerEpoch = Math.max(1, Math.floor(options.pointsPerEpoch ?? 20))
+  const classes = spec.numClasses
+
+  const owned: tf.Tensor[] = []
+  let full: DeviceSet | null = null
+  let trainSet: DeviceSet | null = null
+  let valSet: DeviceSet | null = null
+  let testSet: DeviceSet | null = null
+  let model: tf.LayersModel | null = null
+  let optimizer: tf.Optimizer | null = null
+  let best: tf.Tensor[] | null = null
+  try {
+    full = upload(data.train, config.trainLimit)
+    if (config.validation.source === 'split') {
+      const split = splitIndices(full.labels, config.validation.fraction, config.seed, config.validation.stratified)
+      if (split.train.length === 0 || split.val.length === 0) {
+        throw new TrainError(`a ${config.validation.fraction} validation split of ${full.count} examples leaves an empty side`)
+      }
+      trainSet = subset(full, split.train)
+      valSet = subset(full, split.val)
+      disposeSet(full)
+      full = null
+      testSet = upload(data.test, null)
+    } else {
+      trainSet = full
+      full = null
+      testSet = upload(data.test, null)
+      valSet = testSet
+    }
+
+    model = buildModel(spec, { init: config.init, seed: config.seed })
+    const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable)
+    const paramCount = model.countParams()
+    optimizer = makeOptimizer(config, learningRateAt(config, 1))
+    const batchSize = Math.min(config.batchSize, trainSet.count)
+    const steps = Math.ceil(trainSet.count / batchSize)
+    const chunk = evalChunk(spec, config.batchSize)
+    const weightDecay = config.weightDecay
+    // Kernels and biases alike, as PyTorch's weight_decay applies to every parameter.
+    const decayed = model.trainableWeights.map((w) => w.read())
+
+    await callbacks.onStart?.({
+      paramCount,
+      trainCount: trainSet.count,
+      valCount: valSet.count,
+      testCount: testSet.count,
+      stepsPerEpoch: steps
+    })
+
+    let bestEpoch: number | null = null
+    let bestValAcc: number | null = null
+    let sinceBest = 0
+    let epochsDone = 0
+    let status: TrainResult['status'] = 'completed'
+    let trainedExamples = 0
+    let trainSeconds = 0
+    const totalSteps = steps * config.epochs
+    let stepsDone = 0
+    const everyPoint = Math.max(1, Math.floor(steps / Math.min(pointsPerEpoch, steps)))
+
+    epochs: for (let epoch = 1; epoch <= config.epochs; epoch++) {
+      setLearningRate(optimizer, learningRateAt(config, epoch))
+      const order = epochOrder(trainSet.count, config.seed, epoch)
+      const orderT = tf.tensor1d(Int32Array.from(order), 'int32')
+      owned.push(orderT)
+      // Running sums on the device: [loss * n, correct] since the last point and since the epoch start.
+      let pointSums: tf.Tensor1D = tf.zeros([2])
+      let epochSums: tf.Tensor1D = tf.zeros([2])
+      let pointBatches = 0
+      let pointExamples = 0
+      const epochStart = performance.now()
+      let lastYield = epochStart
+      let epochExamples = 0
+
+      for (let b = 0; b < steps; b++) {
+        if (signal?.aborted) {
+          tf.dispose([pointSums, epochSums, orderT])
+          owned.pop()
+          status = 'cancelled'
+          break epochs
+        }
+        const start = b * batchSize
+        const size = Math.min(batchSize, trainSet.count - start)
+        const ts = trainSet
+        const opt = optimizer
+        const m = model
+        const next = tf.tidy(() => {
+          const idx = tf.slice(orderT, [start], [size])
+          const x = resizeTo(tf.gather(ts.x, idx) as tf.Tensor4D, spec.inputSize)
+          const yIdx = tf.gather(ts.y, idx)
+          const y = tf.oneHot(yIdx, classes)
+          let correct: tf.Scalar | null = null
+          const loss = opt.minimize(
+            () => {
+              const logits = m.apply(x, { training: true }) as tf.Tensor2D
+              correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), yIdx), 'float32'))) as tf.Scalar
+              const ce = tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar
+              if (weightDecay === 0) return ce
+              const l2 = tf.addN(decayed.map((w) => tf.sum(tf.square(w))))
+              return tf.add(ce, tf.mul(l2, weightDecay / 2)) as tf.Scalar
+            },
+            true,
+            trainable
+          ) as tf.Scalar
+          const kept = correct as unknown as tf.Scalar
+          const both = tf.stack([tf.mul(loss, size), kept]) as tf.Tensor1D
+          // tf.keep let it out of minimize()'s scope; no tidy will free it now.
+          kept.dispose()
+          return [tf.add(pointSums, both) as tf.Tensor1D, tf.add(epochSums, both) as tf.Tensor1D] as const
+        })
+        tf.dispose([pointSums, epochSums])
+        ;[pointSums, epochSums] = next
+        pointBatches++
+        pointExamples += size
+        epochExamples += size
+        stepsDone++
+
+        const lastOfEpoch = b === steps - 1
+        if (callbacks.onBatch && (pointBatches >= everyPoint || lastOfEpoch)) {
+          const [lossSum, correct] = pointSums.dataSync() as Float32Array
+          const now = performance.now()
+          const secs = (now - epochStart) / 1000
+          const rate = epochExamples / Math.max(secs, 1e-9)
+          const secPerStep = (trainSeconds + secs) / stepsDone
+          callbacks.onBatch({
+            epoch,
+            batch: b + 1,
+            x: epoch - 1 + (b + 1) / steps,
+            loss: lossSum / pointExamples,
+            acc: correct / pointExamples,
+            examplesPerSec: rate,
+            etaSeconds: stepsDone > 0 ? secPerStep * (totalSteps - stepsDone) : null
+          })
+          pointSums.dispose()
+          pointSums = tf.zeros([2])
+          pointBatches = 0
+          pointExamples = 0
+        }
+        if (performance.now() - lastYield > 15) {
+          await yieldToEventLoop()
+          lastYield = performance.now()
+        }
+      }
+      const [epochLoss, epochCorrect] = epochSums.dataSync() as Float32Array
+      const seconds = (performance.now() - epochStart) / 1000
+      tf.dispose([pointSums, epochSums, orderT])
+      owned.pop()
+      trainedExamples += epochExamples
+      trainSeconds += seconds
+
+      const val = evaluate(model, valSet, spec, chunk)
+      const isBest = bestValAcc === null || val.acc > bestValAcc
+      if (isBest) {
+        bestValAcc = val.acc
+        bestEpoch = epoch
+        sinceBest = 0
+        if (best) tf.dispose(best)
+        best = snapshot(model)
+      } else {
+        sinceBest++
+      }
+      epochsDone = epoch
+      const record: EpochRecord = {
+        epoch,
+        trainLoss: epochLoss / epochExamples,
+        trainAcc: epochCorrect / epochExamples,
+        valLoss: val.loss,
+        valAcc: val.acc,
+        seconds,
+        examplesPerSec: epochExamples / Math.max(seconds, 1e-9)
+      }
+      const m = model
+      await callbacks.onEpoch?.({
+        ...record,
+        confusion: confusionMatrix(valSet.labels, val.predictions, classes),
+        predictions: val.predictions,
+        isBest,
+        saveWeights: () => modelToArtifacts(m)
+      })
+      if (signal?.aborted) {
+        status = 'cancelled'
+        break
+      }
+      if (config.earlyStoppingPatience !== null && sinceBest >= config.earlyStoppingPatience) break
+      await yieldToEventLoop()
+    }
+
+    let test: TestEvaluation | null = null
+    if (status === 'completed' && epochsDone > 0) {
+      if (best) model.setWeights(best)
+      const ev = evaluate(model, testSet, spec, chunk)
+      const confusion = confusionMatrix(testSet.labels, ev.predictions, classes)
+      test = {
+        loss: ev.loss,
+        acc: ev.acc,
+        confusion,
+        precision: precisionPerClass(confusion),
+        recall: recallPerClass(confusion),
+        predictions: ev.predictions
+      }
+    }
+    return {
+      status,
+      epochsDone,
+      bestEpoch,
+      bestValAcc,
+      examplesPerSec: trainSeconds > 0 ? trainedExamples / trainSeconds : 0,
+      test
+    }
+  } finally {
+    tf.dispose(owned)
+    if (best) tf.dispose(best)
+    const sameVal = valSet === testSet
+    disposeSet(full)
+    disposeSet(trainSet)
+    if (!sameVal) disposeSet(valSet)
+    disposeSet(testSet)
+    optimizer?.dispose()
+    model?.dispose()
+  }
+}
