@@ -139,5 +139,7 @@ async function handle(msg: ToChild): Promise<void> {
 onMessage((msg) => {
   void handle(msg)
 })
+// Ctrl-C in a terminal reaches the whole process group; the host decides (it sends 'cancel').
+process.on('SIGINT', () => undefined)
 // The host may vanish (kill -9); an orphaned trainer must not run on.
 if (!parentPort) process.on('disconnect', () => process.exit(0))

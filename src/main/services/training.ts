@@ -3,7 +3,8 @@
 // to what a UI can draw), queues runs beyond `maxConcurrent`, cancels within a second and notices a
 // child that died. Nothing a child does can take the host down with it.
 import { fork } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
+import { createRequire } from 'node:module'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { StudioError } from '../../shared/contract'
 import type { ActiveRun, BackendReport, BenchmarkResult, EpochRecord, RunRecord, RunStatus, StepPoint } from '../../shared/domain'
 import type { TrainConfig } from '../../shared/schemas'
@@ -72,10 +73,15 @@ export type Spawner = () => ChildHandle
 /** The entry as source, run through tsx (Node hosts: web mode, CLI, tests). */
 export const trainingEntrySource = fileURLToPath(new URL('../training-process.ts', import.meta.url))
 
+/** tsx's loader as an absolute URL: `--import tsx` would resolve from the cwd, which may be anywhere. */
+export function tsxLoaderUrl(): string {
+  return pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href
+}
+
 export function nodeSpawner(entry: string = trainingEntrySource): Spawner {
   return () => {
     const child = fork(entry, [], {
-      execArgv: entry.endsWith('.ts') ? ['--import', 'tsx'] : [],
+      execArgv: entry.endsWith('.ts') ? ['--import', tsxLoaderUrl()] : [],
       // stdout is the CLI's (JSON lines); the child's chatter (tfjs banners) goes to stderr.
       stdio: ['ignore', process.stderr, 'inherit', 'ipc'],
       serialization: 'json'

@@ -1,0 +1,29 @@
+// `conv-studio`: the command-line host. Each command group lives in src/main/cli/<group>.ts and adds
+// itself through register(program); the global --data-dir reaches them via cmd.optsWithGlobals().
+import { Command, CommanderError } from 'commander'
+import { CliUsageError, register as registerTrain } from './cli/train'
+
+export function buildProgram(): Command {
+  const program = new Command()
+  program
+    .name('conv-studio')
+    .description('Train the classic convolutional networks, keep and compare every run.')
+    .option('--data-dir <dir>', 'data folder (default: $CONV_STUDIO_DATA_DIR or the per-OS app data folder)')
+    .showHelpAfterError()
+  registerTrain(program)
+  return program
+}
+
+async function main(): Promise<void> {
+  const program = buildProgram()
+  try {
+    await program.parseAsync(process.argv)
+  } catch (err) {
+    if (err instanceof CommanderError) process.exit(err.exitCode)
+    const message = err instanceof Error ? err.message : String(err)
+    console.error(`conv-studio: ${message}`)
+    process.exit(err instanceof CliUsageError ? 2 : 1)
+  }
+}
+
+void main()
