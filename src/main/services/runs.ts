@@ -1,7 +1,7 @@
 // RunStore: every run, its curves, confusion matrices, predictions and weights. The service host is
 // the only writer; everything an epoch produces (rows and checkpoint folders) is committed together.
 import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { isAbsolute, join, relative, resolve } from 'node:path'
 import { StudioError } from '../../shared/contract'
 import type {
   CompareResult,
@@ -16,7 +16,7 @@ import { RunQuerySchema, TagSchema, type RunQuery, type RunStatus, type TrainCon
 import { dataPaths, type DataPaths } from '../paths'
 import { openDatabase, storageError, type Db } from '../storage/db'
 import { decimate, decodeMatrix, encodeMatrix, fromBlob, toBlob } from '../storage/codec'
-import { removeQuietly } from '../storage/files'
+import { checkpointProblem, removeQuietly } from '../storage/files'
 import { RunsRepository, toRecord, toSummary } from '../storage/repositories'
 import { exportRunArchive, importRunArchive } from '../storage/archive'
 import type { Migration } from '../storage/migrations'
@@ -258,8 +258,13 @@ export class RunStore {
     for (const c of checkpoints) {
       if (kinds.has(c.kind)) throw new StudioError('invalid_argument', `Two '${c.kind}' checkpoints for run ${runId} epoch ${epoch.epoch}.`)
       kinds.add(c.kind)
-      if (!existsSync(join(c.stagedDir, 'model.json')))
-        throw new StudioError('invalid_argument', `The staged checkpoint ${c.stagedDir} has no model.json.`)
+      // Only folders under this run's staging folder: same file system (renames stay atomic), and
+      // nothing else on disk can be moved into the data folder by a wrong path.
+      const rel = relative(join(this.paths.runDir(runId), 'staging'), resolve(c.stagedDir))
+      if (!rel || rel.startsWith('..') || isAbsolute(rel))
+        throw new StudioError('invalid_argument', `The staged checkpoint ${c.stagedDir} is not inside ${join(this.paths.runDir(runId), 'staging')}.`)
+      const problem = checkpointProblem(c.stagedDir)
+      if (problem) throw new StudioError('invalid_argument', `The staged checkpoint ${c.stagedDir} cannot be loaded: ${problem}.`)
     }
 
     // 1. Files: move each staged folder in, keeping the one it replaces aside until the commit.
@@ -305,7 +310,8 @@ export class RunStore {
   }
 
   finish(runId: number, r: FinishInfo): RunRecord {
-    this.requireRun(runId)
+    if (ACTIVE.includes(r.status)) throw new StudioError('invalid_argument', `A run cannot finish as '${r.status}'.`)
+    this.requireActive(runId)
     const fields: Record<string, unknown> = { status: r.status, finished_at: now() }
     if (r.error !== undefined) fields.error = r.error
     if (r.bestEpoch !== undefined) fields.best_epoch = r.bestEpoch

@@ -70,7 +70,8 @@ export function exportRunArchive(a: ArchiveInput, path: string): string {
   for (const [name, b] of files) zippable[name] = [b, { level: name.endsWith('.bin') ? 0 : 6 }]
 
   let target = path
-  if (isDir(path)) target = join(path, `run-${a.run.id}-${slug(a.run.name)}.zip`)
+  // A folder (existing, or any path not ending in .zip) gets a file named after the run.
+  if (isDir(path) || !/\.zip$/i.test(path)) target = join(path, `run-${a.run.id}-${slug(a.run.name)}.zip`)
   const tmp = join(dirname(target), `.${basename(target)}.${process.pid}.tmp`)
   try {
     mkdirSync(dirname(target), { recursive: true })

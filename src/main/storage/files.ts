@@ -42,6 +42,16 @@ export function checkpointProblem(files: Map<string, Uint8Array> | string): stri
     const p = join(files, name)
     return existsSync(p) ? readFileSync(p) : undefined
   }
+  // Sizes only: a folder's weight files are stat'ed, not read (AlexNet's are hundreds of MB).
+  const sizeOf = (name: string): number | undefined => {
+    if (typeof files !== 'string') return files.get(name)?.byteLength
+    try {
+      const st = statSync(join(files, name))
+      return st.isFile() ? st.size : undefined
+    } catch {
+      return undefined
+    }
+  }
   const raw = read('model.json')
   if (!raw) return 'model.json is missing'
   let model: { weightsManifest?: { paths?: unknown; weights?: { shape?: unknown; dtype?: unknown }[] }[] }
@@ -61,9 +71,9 @@ export function checkpointProblem(files: Map<string, Uint8Array> | string): stri
     let actual = 0
     for (const p of group.paths as unknown[]) {
       if (typeof p !== 'string' || p.includes('..') || p.startsWith('/')) return `model.json names a bad weights path ${String(p)}`
-      const data = read(p)
-      if (!data) return `weights file ${p} is missing`
-      actual += data.byteLength
+      const size = sizeOf(p)
+      if (size === undefined) return `weights file ${p} is missing`
+      actual += size
     }
     if (actual !== declared) return `weights are ${actual} bytes but model.json declares ${declared}`
   }

@@ -31,7 +31,7 @@ function code(fn: () => unknown): string {
 }
 
 /** A run trained for `epochs` epochs with best/last checkpoints and a test evaluation. */
-function trainedRun(opts: { epochs?: number; name?: string; testPreds?: number[]; labels?: number[]; cfg?: Parameters<typeof config>[0] } = {}) {
+function trainedRun(opts: { epochs?: number; name?: string; testAcc?: number; testPreds?: number[]; labels?: number[]; cfg?: Parameters<typeof config>[0] } = {}) {
   const epochs = opts.epochs ?? 3
   const run = store.create(config({ epochs, ...opts.cfg }), { name: opts.name, classes: CLASSES, paramCount: 61706 })
   store.markStarted(run.id, { backend: 'tensorflow', device: 'cpu', libVersions: { tfjs: '4.22.0' } })
@@ -51,7 +51,7 @@ function trainedRun(opts: { epochs?: number; name?: string; testPreds?: number[]
     examplesPerSec: 4100,
     test: {
       loss: 0.3,
-      acc: 0.9,
+      acc: opts.testAcc ?? 0.9,
       confusion: confusion(10, 5),
       precision: CLASSES.map(() => 0.9),
       recall: CLASSES.map(() => 0.8),
@@ -94,6 +94,16 @@ describe('RunStore recording', () => {
     )
     expect(code(() => store.recordSteps(r2.id, [{ x: 1, loss: NaN, acc: 1 }]))).toBe('invalid_argument')
     expect(code(() => store.create(config(), { classes: ['a', 'b'], paramCount: 1 }))).toBe('invalid_argument')
+    // Staged folders must be under the run's staging folder and loadable.
+    const outside = writeCheckpoint(join(dir, 'elsewhere'))
+    expect(() => store.recordEpoch(r2.id, epochRecord(1), confusion(), new Uint8Array(1), [{ kind: 'best', stagedDir: outside }])).toThrow(/is not inside/)
+    const broken = writeCheckpoint(join(store.stagingDir(r2.id), 'broken'), 8)
+    writeFileSync(join(broken, 'weights.bin'), Buffer.alloc(5))
+    expect(() => store.recordEpoch(r2.id, epochRecord(1), confusion(), new Uint8Array(1), [{ kind: 'best', stagedDir: broken }])).toThrow(
+      /cannot be loaded: weights are 5 bytes but model.json declares 32/
+    )
+    expect(code(() => store.finish(run.id, { status: 'failed' }))).toBe('conflict')
+    expect(code(() => store.finish(r2.id, { status: 'running' }))).toBe('invalid_argument')
     expect(store.get(r2.id).epochsDone).toBe(0)
   })
 
@@ -130,8 +140,7 @@ describe('RunStore listing', () => {
   it('filters, searches, sorts with NULLs last, pages and counts', () => {
     const a = trainedRun({ name: 'alpha baseline' })
     const b = store.create(config({ dataset: 'fashion-mnist', model: 'alexnet' }), { name: 'beta', classes: CLASSES, paramCount: 5 })
-    const c = trainedRun({ name: 'gamma 100%_done' })
-    store.finish(c.id, { status: 'completed', test: { loss: 0.1, acc: 0.95, confusion: confusion(), precision: [], recall: [], predictions: new Uint8Array(4) } })
+    const c = trainedRun({ name: 'gamma 100%_done', testAcc: 0.95 })
     store.setNotes(b.id, 'try a smaller LR next time')
     store.setTags(a.id, ['baseline', 'sgd', 'sgd'])
     store.setTags(c.id, ['sgd'])
@@ -263,6 +272,7 @@ describe('RunStore export and import', () => {
     store.setNotes(a.id, 'notes survive')
     const zip = store.exportRun(a.id, dir)
     expect(zip).toMatch(/run-\d+-exported\.zip$/)
+    expect(store.exportRun(a.id, join(dir, 'new-folder'))).toBe(join(dir, 'new-folder', `run-${a.id}-exported.zip`))
     const names = Object.keys(unzipSync(readFileSync(zip))).sort()
     for (const f of ['manifest.json', 'config.json', 'run.json', 'metrics.csv', 'steps.csv', 'confusion.csv', 'predictions/test.bin', 'best/model.json', 'best/weights.bin', 'last/model.json'])
       expect(names).toContain(f)
