@@ -1,7 +1,10 @@
 // `conv-studio`: the command-line host. Each command group lives in src/main/cli/<group>.ts and adds
 // itself through register(program); the global --data-dir reaches them via cmd.optsWithGlobals().
+import { resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { Command, CommanderError } from 'commander'
 import { CliUsageError, register as registerTrain } from './cli/train'
+import { register as registerRuns } from './cli/runs'
 
 export function buildProgram(): Command {
   const program = new Command()
@@ -11,6 +14,7 @@ export function buildProgram(): Command {
     .option('--data-dir <dir>', 'data folder (default: $CONV_STUDIO_DATA_DIR or the per-OS app data folder)')
     .showHelpAfterError()
   registerTrain(program)
+  registerRuns(program)
   return program
 }
 
@@ -26,4 +30,4 @@ async function main(): Promise<void> {
   }
 }
 
-void main()
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) void main()
