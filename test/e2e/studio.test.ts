@@ -1,0 +1,293 @@
+/// <reference lib="dom" />
+// End to end: the real web-mode server (its own process, a temporary data folder, real training
+// processes) driven through Debian's Chromium. Every view is photographed into docs/screenshots/.
+// Fails on any failed step and on any console error or uncaught exception in the page.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { chromium, type Browser, type Page } from 'playwright-core'
+import sharp from 'sharp'
+import { RunStore } from '../../src/main/services/runs'
+import { getPreset } from '../../src/core/models/presets'
+import { TrainConfigSchema } from '../../src/shared/schemas'
+
+const root = resolve(__dirname, '../..')
+const shots = join(root, 'docs/screenshots')
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+const BIG_STEPS = 100_000
+
+let dataDir = ''
+let server: ChildProcess | null = null
+let serverLog = ''
+let url = ''
+let browser: Browser | null = null
+let page: Page
+const pageErrors: string[] = []
+let bigRunId = 0
+
+/** A finished run with 100,000 logged steps, written through the real RunStore before the server opens the folder. */
+function seedBigRun(dir: string): number {
+  const store = RunStore.open(dir)
+  try {
+    const preset = getPreset('lenet5')
+    if (!preset) throw new Error('no lenet5 preset')
+    const config = TrainConfigSchema.parse({
+      model: 'lenet5', spec: preset.spec, dataset: 'mnist-sample', optimizer: 'sgd', lr: 0.9, batchSize: 8,
+      epochs: 10, seed: 1, validation: { source: 'test' }, init: 'xavier'
+    })
+    const classes = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']
+    const run = store.create(config, { name: 'long run (100k steps)', classes, paramCount: 61706 })
+    store.markStarted(run.id, { backend: 'tensorflow', device: 'CPU', libVersions: {} })
+    const per = BIG_STEPS / 10
+    for (let e = 1; e <= 10; e++) {
+      const pts = Array.from({ length: per }, (_, i) => {
+        const x = e - 1 + (i + 1) / per
+        return { x, loss: 2.3 * Math.exp(-x) + 0.05 * Math.sin(i), acc: 1 - 0.9 * Math.exp(-x) }
+      })
+      for (let i = 0; i < pts.length; i += 5000) store.recordSteps(run.id, pts.slice(i, i + 5000))
+      const confusion = classes.map((_, t) => classes.map((_, p) => (t === p ? 90 : 1)))
+      store.recordEpoch(
+        run.id,
+        { epoch: e, trainLoss: 2.3 * Math.exp(-e), trainAcc: 1 - 0.9 * Math.exp(-e), valLoss: 2.4 * Math.exp(-e), valAcc: 1 - Math.exp(-e), seconds: 60, examplesPerSec: 5000 },
+        confusion,
+        new Uint8Array(0),
+        []
+      )
+    }
+    store.finish(run.id, { status: 'cancelled', error: null, bestEpoch: 10, bestValAcc: 1 - Math.exp(-10), examplesPerSec: 5000 })
+    return run.id
+  } finally {
+    store.close()
+  }
+}
+
+async function shot(name: string): Promise<void> {
+  // Let a frame pass so charts and canvases are painted.
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))))
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: false })
+}
+
+async function go(hash: string): Promise<void> {
+  await page.evaluate((h) => (window.location.hash = h), hash)
+}
+
+/** Starts a tiny run from the New run form; returns its id (from the /live/<id> address). */
+async function startRun(opts: { name: string; lr?: string }): Promise<number> {
+  await page.locator('[data-testid="total-params"]').waitFor()
+  await page.selectOption('[data-testid="dataset"]', 'mnist-sample')
+  await page.fill('[data-testid="train-limit"]', '3000')
+  await page.fill('[data-testid="epochs"]', '1')
+  await page.fill('[data-testid="batch-size"]', '32')
+  if (opts.lr) await page.fill('[data-testid="lr"]', opts.lr)
+  await page.fill('input[placeholder="e.g. lenet lr 0.9"]', opts.name)
+  await page.click('[data-testid="start"]')
+  await page.waitForURL(/#\/live\/\d+/)
+  return Number(/#\/live\/(\d+)/.exec(page.url())![1])
+}
+
+/** Polls the live chart until the run ends; returns the distinct point counts seen while it trained. */
+async function watchLive(): Promise<{ counts: number[]; status: string }> {
+  const counts: number[] = []
+  const deadline = Date.now() + 240_000
+  for (;;) {
+    const status = (await page.locator('[data-testid="live-status"]').textContent())?.trim() ?? ''
+    const n = Number((await page.locator('[data-testid="live-chart"]').getAttribute('data-points')) ?? 0)
+    if (status === 'running' && n > 0 && counts[counts.length - 1] !== n) counts.push(n)
+    if (['completed', 'failed', 'cancelled', 'interrupted'].includes(status)) return { counts, status }
+    if (Date.now() > deadline) throw new Error(`the run did not finish in time (status ${status})`)
+    await page.waitForTimeout(100)
+  }
+}
+
+beforeAll(async () => {
+  expect(existsSync(CHROMIUM), `Chromium is expected at ${CHROMIUM} (apt install chromium)`).toBe(true)
+  expect(existsSync(join(root, 'out/web/index.html')), 'run `npm run build:web` first (npm run test:e2e does)').toBe(true)
+  mkdirSync(shots, { recursive: true })
+  dataDir = mkdtempSync(join(tmpdir(), 'conv-studio-e2e-'))
+  bigRunId = seedBigRun(dataDir)
+  server = spawn(process.execPath, ['--import', 'tsx', 'src/main/server.ts', '--port', '0', '--data-dir', dataDir], {
+    cwd: root,
+    env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  url = await new Promise<string>((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`the server printed no URL in 60 s:\n${serverLog}`)), 60_000)
+    const onData = (d: Buffer) => {
+      serverLog += d.toString()
+      const m = /(http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+)/.exec(serverLog)
+      if (m) {
+        clearTimeout(timer)
+        ok(m[1])
+      }
+    }
+    server!.stdout!.on('data', onData)
+    server!.stderr!.on('data', (d: Buffer) => (serverLog += d.toString()))
+    server!.on('exit', (code) => fail(new Error(`the server exited (${code}):\n${serverLog}`)))
+  })
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+  })
+  page = await browser.newPage({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' })
+  page.on('console', (m) => {
+    if (m.type() === 'error') pageErrors.push(`console: ${m.text()}`)
+  })
+  page.on('pageerror', (e) => pageErrors.push(`pageerror: ${e.message}`))
+  await page.addInitScript(() => {
+    const w = window as unknown as { __longTasks: { start: number; duration: number }[] }
+    w.__longTasks = []
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) w.__longTasks.push({ start: e.startTime, duration: e.duration })
+    }).observe({ type: 'longtask', buffered: true })
+  })
+  await page.goto(url)
+})
+
+afterAll(async () => {
+  await browser?.close()
+  if (server && server.exitCode === null) {
+    server.kill('SIGTERM')
+    await new Promise((r) => server!.once('exit', r))
+  }
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true })
+})
+
+describe('Conv Studio in Chromium (web mode)', () => {
+  let firstId = 0
+  let secondId = 0
+
+  it('trains a 1-epoch run and the live curve grows while it trains, without long tasks', async () => {
+    await page.locator('[data-testid="total-params"]').waitFor({ timeout: 60_000 })
+    await page.locator('.samples canvas').first().waitFor()
+    await shot('new-run')
+    const t0 = await page.evaluate(() => performance.now())
+    firstId = await startRun({ name: 'e2e first' })
+    await page.locator('[data-testid="live-chart"][data-points]').waitFor()
+    let shotTaken = false
+    const counts: number[] = []
+    const deadline = Date.now() + 240_000
+    for (;;) {
+      const status = (await page.locator('[data-testid="live-status"]').textContent())?.trim() ?? ''
+      const n = Number((await page.locator('[data-testid="live-chart"]').getAttribute('data-points')) ?? 0)
+      if (status === 'running' && n > 0 && counts[counts.length - 1] !== n) counts.push(n)
+      if (!shotTaken && counts.length >= 3) {
+        await shot('live')
+        shotTaken = true
+      }
+      if (['completed', 'failed', 'cancelled', 'interrupted'].includes(status)) {
+        expect(status).toBe('completed')
+        break
+      }
+      if (Date.now() > deadline) throw new Error(`run ${firstId} did not finish (status ${status})`)
+      await page.waitForTimeout(100)
+    }
+    const t1 = await page.evaluate(() => performance.now())
+    expect(counts.length, `point counts seen while training: ${counts.join(', ')}`).toBeGreaterThanOrEqual(2)
+    expect(counts[counts.length - 1]).toBeGreaterThan(counts[0])
+    if (!shotTaken) await shot('live')
+    const tasks = await page.evaluate(([a, b]) => (window as unknown as { __longTasks: { start: number; duration: number }[] }).__longTasks.filter((t) => t.start >= a && t.start <= b), [t0, t1])
+    const worst = tasks.reduce((m, t) => Math.max(m, t.duration), 0)
+    console.log(`[e2e] live run: ${counts.length} distinct point counts (${counts[0]} → ${counts[counts.length - 1]}); long tasks during the run: ${tasks.length}, worst ${worst.toFixed(1)} ms over ${((t1 - t0) / 1000).toFixed(1)} s`)
+    expect(worst, 'no long task over 50 ms in the page during a run').toBeLessThanOrEqual(50)
+    await page.locator('[data-testid="epoch-table"] tbody tr').first().waitFor()
+  })
+
+  it('finds the run in Runs, opens it and a confusion cell shows its images', async () => {
+    await go('/runs')
+    const row = page.locator(`tr[data-run-id="${firstId}"]`)
+    await row.waitFor()
+    await expect.poll(async () => (await row.textContent()) ?? '', { timeout: 10_000 }).toContain('completed')
+    await shot('runs')
+    await row.getByRole('link', { name: 'e2e first' }).click()
+    await page.waitForURL(new RegExp(`#/runs/${firstId}$`))
+    await page.locator('[data-testid="confusion"]').waitFor()
+    // An off-diagonal cell with images if there is one, else the largest diagonal one.
+    const cells = await page.locator('[data-testid="confusion"] button.cell').evaluateAll((els) =>
+      els.map((e) => ({ id: (e as HTMLElement).dataset.cell!, n: Number(e.textContent) }))
+    )
+    const off = cells.filter((c) => { const [t, p] = c.id.split('-'); return t !== p && c.n > 0 }).sort((a, b) => b.n - a.n)
+    const pick = off[0] ?? cells.sort((a, b) => b.n - a.n)[0]
+    await page.click(`[data-cell="${pick.id}"]`)
+    const figs = page.locator('[data-testid="cell-examples"] figure')
+    await figs.first().waitFor({ timeout: 60_000 })
+    expect(await figs.count()).toBe(Math.min(pick.n, 48))
+    await page.locator('[data-testid="run-chart"][data-curves-ms]').waitFor()
+    await shot('run-detail')
+  })
+
+  it('trains a second run through "train again" and compares the two', async () => {
+    await page.click('[data-testid="train-again"]')
+    await page.waitForURL(/#\/new$/)
+    secondId = await startRun({ name: 'e2e second', lr: '0.3' })
+    expect(secondId).not.toBe(firstId)
+    const { status } = await watchLive()
+    expect(status).toBe('completed')
+    await go('/runs')
+    for (const id of [firstId, secondId]) await page.locator(`tr[data-run-id="${id}"] input[type="checkbox"]`).check()
+    await page.click('[data-testid="compare"]')
+    await page.waitForURL(/#\/compare\?ids=/)
+    await page.locator('[data-testid="compare-metrics"]').waitFor()
+    await expect.poll(async () => (await page.locator('[data-testid="config-diff"]').textContent()) ?? '').toContain('lr')
+    await page.waitForTimeout(500)
+    await shot('compare')
+  })
+
+  it('predicts a PNG dropped on the window, and a drawing', async () => {
+    await go('/predict')
+    await page.locator('[data-testid="predict-run"] option').first().waitFor({ state: 'attached' })
+    // A "7"-ish stroke, dark ink on light paper, off-centre on a larger canvas: what a user would drop.
+    const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="120" height="100"><rect width="120" height="100" fill="#f4f1ea"/><path d="M30 20 L80 20 L50 85" stroke="#222" stroke-width="9" fill="none" stroke-linecap="round"/></svg>`
+    const png = await sharp(Buffer.from(svg)).png().toBuffer()
+    await page.evaluate(async (b64) => {
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))
+      const dt = new DataTransfer()
+      dt.items.add(new File([bytes], 'seven.png', { type: 'image/png' }))
+      const zone = document.querySelector('[data-testid="drop-zone"]')!
+      zone.dispatchEvent(new DragEvent('dragenter', { bubbles: true, cancelable: true, dataTransfer: dt }))
+      zone.dispatchEvent(new DragEvent('dragover', { bubbles: true, cancelable: true, dataTransfer: dt }))
+      zone.dispatchEvent(new DragEvent('drop', { bubbles: true, cancelable: true, dataTransfer: dt }))
+    }, png.toString('base64'))
+    const row = page.locator('[data-testid="predict-table"] tbody tr', { hasText: 'seven.png' })
+    await row.waitFor({ timeout: 60_000 })
+    await expect.poll(async () => (await row.textContent()) ?? '', { timeout: 60_000 }).toMatch(/%/)
+    await page.locator('[data-testid="predict-detail"] canvas').first().waitFor()
+    // Draw a "1" on the pad with the mouse.
+    const box = (await page.locator('[data-testid="draw-pad"]').boundingBox())!
+    await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.2)
+    await page.mouse.down()
+    for (let i = 1; i <= 10; i++) await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * (0.2 + i * 0.06))
+    await page.mouse.up()
+    await page.locator('[data-testid="draw-guess"]').waitFor({ timeout: 30_000 })
+    await shot('predict')
+  })
+
+  it('shows datasets and the device page', async () => {
+    await go('/datasets')
+    await page.locator('[data-testid="datasets-table"] tbody tr').first().waitFor()
+    await page.locator('.samples canvas').first().waitFor({ timeout: 30_000 })
+    await shot('datasets')
+    await go('/device')
+    await page.locator('[data-testid="backend-chosen"]').waitFor({ timeout: 120_000 })
+    await shot('device')
+  })
+
+  it(`opens a run with ${BIG_STEPS.toLocaleString('en-US')} logged steps in under 1 s`, async () => {
+    await go('/runs')
+    await page.locator('[data-testid="runs-table"]').waitFor()
+    const t0 = Date.now()
+    await go(`/runs/${bigRunId}`)
+    const chart = page.locator('[data-testid="run-chart"][data-curves-ms]')
+    await chart.waitFor({ timeout: 10_000 })
+    const wall = Date.now() - t0
+    const inPage = Number(await chart.getAttribute('data-curves-ms'))
+    console.log(`[e2e] ${BIG_STEPS} steps: curves drawn ${inPage.toFixed(0)} ms after the view asked (wall, incl. the test's polling: ${wall} ms)`)
+    expect(inPage).toBeLessThan(1000)
+    await shot('run-detail-100k')
+  })
+
+  it('the page logged no error', () => {
+    expect(pageErrors).toEqual([])
+  })
+})
