@@ -3,6 +3,7 @@
 import type { DatasetArrays, ImageSet } from '../../../src/core/data/types'
 import type { ModelSpec } from '../../../src/shared/schemas'
 
+/** `classes` distinct classes, one band of rows each. */
 export function bandSet(count: number, size: number, classes: number, offset = 0): ImageSet {
   const images = new Uint8Array(count * size * size)
   const labels = new Uint8Array(count)
@@ -21,14 +22,15 @@ export function bandSet(count: number, size: number, classes: number, offset = 0
   return { images, labels, count, height: size, width: size }
 }
 
-export function bandData(trainCount: number, testCount: number, size: number, classes: number): DatasetArrays {
+/** `used` (default: all) of `classes` classes occur, so a 10-class network can get an easy problem. */
+export function bandData(trainCount: number, testCount: number, size: number, classes: number, used = classes): DatasetArrays {
   return {
     id: 'bands',
     title: 'bands',
     classes: Array.from({ length: classes }, (_, i) => `band ${i}`),
     style: 'objects',
-    train: bandSet(trainCount, size, classes),
-    test: bandSet(testCount, size, classes, 3)
+    train: bandSet(trainCount, size, used),
+    test: bandSet(testCount, size, used, 3)
   }
 }
 
