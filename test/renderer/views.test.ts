@@ -15,6 +15,8 @@ import LiveView from '../../src/renderer/src/views/LiveView.vue'
 import RunDetailView from '../../src/renderer/src/views/RunDetailView.vue'
 import PredictView from '../../src/renderer/src/views/PredictView.vue'
 import DeviceView from '../../src/renderer/src/views/DeviceView.vue'
+import CompareView from '../../src/renderer/src/views/CompareView.vue'
+import DatasetsView from '../../src/renderer/src/views/DatasetsView.vue'
 import { useTrainingStore } from '../../src/renderer/src/stores/training'
 import { usePredictStore } from '../../src/renderer/src/stores/predict'
 import { FakeApi, lenetPreset, runRecord, summaryRow } from './fake-api'
@@ -286,6 +288,67 @@ describe('DeviceView', () => {
     await w.find('[data-testid="benchmark"]').trigger('click')
     await flushPromises()
     expect(w.text()).toContain('4,100')
+    w.unmount()
+  })
+})
+
+describe('CompareView', () => {
+  it('highlights the best metric, lists only differing config, and fetches the disagreeing images from the run that got them wrong', async () => {
+    const a = runRecord(1, { name: 'slow', testAcc: 0.9, classes: ['0', '1'] })
+    const b = runRecord(2, { name: 'fast', testAcc: 0.95, classes: ['0', '1'] })
+    api.handlers['runs.compare'] = () => ({
+      runs: [a, b],
+      curves: [
+        { runId: 1, steps: [], totalSteps: 0, epochs: [] },
+        { runId: 2, steps: [], totalSteps: 0, epochs: [] }
+      ],
+      configDiff: [{ field: 'lr', values: [0.1, 0.9] }],
+      confusionDiff: [[2, -2], [-1, 1]],
+      disagreements: [{ index: 40, trueClass: 1, predicted: [0, 1] }]
+    })
+    api.handlers['runs.cellExamples'] = ({ trueClass, predictedClass }) => [
+      { index: 40, trueClass, predictedClass, width: 1, height: 1, pixels: 'AA==', probabilities: [0.7, 0.3] },
+      { index: 41, trueClass, predictedClass, width: 1, height: 1, pixels: 'AA==', probabilities: null }
+    ]
+    await router.push('/compare?ids=1,2')
+    const w = mountView(CompareView)
+    await flushPromises()
+    const best = w.findAll('[data-testid="compare-metrics"] td.best').map((c) => c.text())
+    expect(best).toContain('95.00%')
+    expect(w.find('[data-testid="config-diff"]').text()).toContain('lr')
+    expect(w.find('[data-testid="config-diff"]').text()).toContain('0.9')
+    expect(api.called('runs.cellExamples')).toEqual([{ runId: 1, epoch: 'test', trueClass: 1, predictedClass: 0, limit: 200 }])
+    expect(w.findAll('[data-testid="disagreements"] figure canvas')).toHaveLength(1)
+    expect(w.findAll('button.cell').map((c) => c.text())).toEqual(['+2', '-2', '-1', '+1'])
+    w.unmount()
+  })
+
+  it('asks for two runs when given fewer', async () => {
+    await router.push('/compare?ids=1')
+    const w = mountView(CompareView)
+    await flushPromises()
+    expect(w.text()).toContain('Select two or more runs')
+    w.unmount()
+  })
+})
+
+describe('DatasetsView', () => {
+  it('shows the catalog, class counts and samples, and reports an import error from the service', async () => {
+    api.handlers['datasets.info'] = () => ({
+      id: 'mnist-sample', title: 'MNIST sample', style: 'digits', classes: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'], source: 'bundled', status: 'ready',
+      trainCount: 8000, testCount: 2000, imageSize: 28, note: null, trainClassCounts: [800, 900, 800, 800, 800, 700, 800, 800, 800, 800], testClassCounts: Array(10).fill(200)
+    })
+    api.handlers['datasets.import'] = ({ path }) => {
+      throw new StudioError('data_error', `${path}/train-images-idx3-ubyte.gz: bad magic 0x00000000 (expected 0x00000803).`)
+    }
+    const w = mountView(DatasetsView)
+    await flushPromises()
+    expect(w.find('[data-testid="datasets-table"]').text()).toContain('MNIST sample')
+    expect(w.text()).toContain('900')
+    await w.find('#import-path').setValue('/tmp/x')
+    await w.find('form').trigger('submit')
+    await flushPromises()
+    expect(w.find('[role="alert"]').text()).toContain('bad magic')
     w.unmount()
   })
 })
