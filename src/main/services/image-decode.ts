@@ -11,7 +11,7 @@ export const MIN_SIDE = 8
 /** Longest side the pipeline works on; larger pictures are shrunk while decoding (JPEG shrinks on load). */
 export const WORK_SIDE = 1024
 
-export type ImageProblem = 'empty' | 'not_image' | 'truncated' | 'too_small' | 'too_large' | 'unsupported' | 'undecodable'
+export type ImageProblem = 'empty' | 'not_image' | 'truncated' | 'too_small' | 'too_large' | 'unsupported' | 'undecodable' | 'no_ink'
 
 const codeOf: Record<ImageProblem, ErrorCode> = {
   empty: 'invalid_argument',
@@ -20,10 +20,12 @@ const codeOf: Record<ImageProblem, ErrorCode> = {
   too_small: 'invalid_argument',
   too_large: 'too_large',
   unsupported: 'invalid_argument',
-  undecodable: 'data_error'
+  undecodable: 'data_error',
+  no_ink: 'data_error'
 }
 
-/** A StudioError that also says which kind of problem the file has, for callers and tests. */
+/** A StudioError that also says which kind of problem the file has, for callers and tests
+ *  ('no_ink' is raised after decoding, by the predictor, for a picture with nothing on it). */
 export class ImageDecodeError extends StudioError {
   constructor(
     readonly problem: ImageProblem,

@@ -1,0 +1,244 @@
+// Predicts with a run's saved weights: a dropped file (decode -> preprocess -> network -> top-k) or
+// raw dataset images (the confusion-matrix cells). Loaded models are kept in a small LRU, keyed by
+// the checkpoint files' modification times, so a "best" checkpoint rewritten by a training run in
+// progress is picked up on the next prediction instead of served stale.
+import { readFileSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import * as tf from '@tensorflow/tfjs'
+import { StudioError } from '../../shared/contract'
+import type { GrayImage, PredictResult, PreprocessStep } from '../../shared/domain'
+import type { ModelSpec } from '../../shared/schemas'
+import { modelFromArtifacts, toInputTensor } from '../../core/models/io'
+import { NoInkError, preprocess, resample, type PipelineImage, type PreprocessStyle } from '../../core/predict/pipeline'
+import { decodeImage, ImageDecodeError } from './image-decode'
+import type { RunStore } from './runs'
+
+export type WeightsKind = 'best' | 'last'
+
+/** What the predictor needs of the run store; the real RunStore satisfies it. */
+export type PredictorRuns = Pick<RunStore, 'get' | 'weightsDir'>
+
+export interface PredictorOptions {
+  runs: PredictorRuns
+  /** How many loaded models to keep (LeNet-5 is 250 KB, AlexNet 190 MB). */
+  cacheSize?: number
+  /** How a dataset's images were made; decides centre-of-mass placement vs fitting. */
+  styleOf?: (datasetId: string) => PreprocessStyle
+  /** Longest side of the step images sent to the UI. */
+  previewSide?: number
+}
+
+/** The datasets this studio knows: Fashion-MNIST's objects are fitted, everything else is MNIST-like. */
+export function defaultStyleOf(datasetId: string): PreprocessStyle {
+  return /fashion/i.test(datasetId) ? 'objects' : 'digits'
+}
+
+/** Side of the images the catalog's datasets hold (IDX, 28x28); the model resizes from there. */
+const SOURCE_SIZE = 28
+const BATCH = 256
+
+interface Loaded {
+  model: tf.LayersModel
+  spec: ModelSpec
+  classes: string[]
+  style: PreprocessStyle
+}
+
+export class Predictor {
+  private readonly runs: PredictorRuns
+  private readonly cacheSize: number
+  private readonly styleOf: (datasetId: string) => PreprocessStyle
+  private readonly previewSide: number
+  /** key -> loading or loaded model; Map order is recency. */
+  private readonly cache = new Map<string, { stamp: string; loaded: Promise<Loaded> }>()
+
+  constructor(opts: PredictorOptions) {
+    this.runs = opts.runs
+    this.cacheSize = Math.max(1, opts.cacheSize ?? 3)
+    this.styleOf = opts.styleOf ?? defaultStyleOf
+    this.previewSide = opts.previewSide ?? 280
+  }
+
+  async predictFile(runId: number, weights: WeightsKind, fileName: string, bytes: Uint8Array, topK: number): Promise<PredictResult> {
+    const m = await this.load(runId, weights)
+    const started = performance.now()
+    const decoded = await decodeImage(fileName, bytes)
+    let pre
+    try {
+      pre = preprocess(decoded.rgba, decoded.width, decoded.height, { style: m.style, size: SOURCE_SIZE })
+    } catch (err) {
+      if (err instanceof NoInkError) {
+        throw new ImageDecodeError('no_ink', fileName, 'no ink found: nothing in the picture stands out from its background (a blank page?).')
+      }
+      throw err
+    }
+    const probs = this.forward(m, pre.input, 1)
+    const top = topClasses(probs, m.classes, topK)
+    return {
+      fileName,
+      top,
+      steps: pre.steps.map((s) => this.toStep(s)),
+      milliseconds: performance.now() - started
+    }
+  }
+
+  /** Probabilities for raw dataset images (count*size*size bytes, IDX convention), count*numClasses floats. */
+  async predictPixels(runId: number, weights: WeightsKind, images: Uint8Array, count: number, size: number): Promise<Float32Array> {
+    if (!Number.isInteger(count) || count < 0 || !Number.isInteger(size) || size < 1 || images.length < count * size * size) {
+      throw new StudioError('invalid_argument', `predictPixels: ${images.length} bytes do not hold ${count} images of ${size}x${size}.`)
+    }
+    const m = await this.load(runId, weights)
+    const classes = m.spec.numClasses
+    const out = new Float32Array(count * classes)
+    for (let start = 0; start < count; start += BATCH) {
+      const n = Math.min(BATCH, count - start)
+      out.set(this.forward(m, images.subarray(start * size * size, (start + n) * size * size), n, size), start * classes)
+    }
+    return out
+  }
+
+  /** Forgets loaded models (all, or one run's), freeing their tensors. */
+  evict(runId?: number): void {
+    for (const [key, entry] of [...this.cache]) {
+      if (runId === undefined || key.startsWith(`${runId}:`)) {
+        this.cache.delete(key)
+        void entry.loaded.then((l) => l.model.dispose(), () => undefined)
+      }
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private forward(m: Loaded, images: Uint8Array, count: number, size = SOURCE_SIZE): Float32Array {
+    return tf.tidy(() => {
+      const x = toInputTensor(images, count, size, m.spec)
+      const logits = m.model.predict(x) as tf.Tensor
+      // The networks end in a linear layer (logits); training applies softmax inside the loss.
+      return tf.softmax(logits).dataSync() as Float32Array
+    })
+  }
+
+  private async load(runId: number, kind: WeightsKind): Promise<Loaded> {
+    const run = this.runs.get(runId)
+    const dir = this.runs.weightsDir(runId, kind)
+    const modelPath = join(dir, 'model.json')
+    let stamp: string
+    try {
+      stamp = String(statSync(modelPath).mtimeMs)
+    } catch {
+      throw new StudioError(
+        'not_found',
+        `Run ${runId} has no ${kind} weights (${modelPath} is missing)${run.status === 'running' || run.status === 'queued' ? '; it has not finished an epoch yet' : ''}.`
+      )
+    }
+    const key = `${runId}:${kind}`
+    const hit = this.cache.get(key)
+    if (hit && hit.stamp === stamp) {
+      this.cache.delete(key)
+      this.cache.set(key, hit)
+      return hit.loaded
+    }
+    if (hit) this.evictKey(key)
+    const loaded = (async (): Promise<Loaded> => {
+      const artifacts = readArtifacts(runId, kind, dir)
+      let model: tf.LayersModel
+      try {
+        model = await modelFromArtifacts(artifacts)
+      } catch (err) {
+        throw new StudioError('data_error', `Run ${runId}: the ${kind} weights in ${dir} cannot be loaded (${err instanceof Error ? err.message : String(err)}).`)
+      }
+      return { model, spec: run.config.spec, classes: run.classes, style: this.styleOf(run.config.dataset) }
+    })()
+    this.cache.set(key, { stamp, loaded })
+    // A failed load is not cached: the next call tries again (the files may be being written).
+    loaded.catch(() => {
+      if (this.cache.get(key)?.loaded === loaded) this.cache.delete(key)
+    })
+    while (this.cache.size > this.cacheSize) this.evictKey(this.cache.keys().next().value as string)
+    return loaded
+  }
+
+  private evictKey(key: string): void {
+    const entry = this.cache.get(key)
+    if (!entry) return
+    this.cache.delete(key)
+    void entry.loaded.then((l) => l.model.dispose(), () => undefined)
+  }
+
+  private toStep(s: PipelineImage): PreprocessStep {
+    let { width, height, pixels } = s
+    const longest = Math.max(width, height)
+    if (longest > this.previewSide) {
+      const w = Math.max(1, Math.round((width * this.previewSide) / longest))
+      const h = Math.max(1, Math.round((height * this.previewSide) / longest))
+      const f = resample(Float32Array.from(pixels), width, height, w, h)
+      pixels = Uint8Array.from(f, (v) => Math.round(Math.min(255, Math.max(0, v))))
+      width = w
+      height = h
+    }
+    const image: GrayImage = { width, height, pixels: Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength).toString('base64') }
+    return { name: s.name, image }
+  }
+}
+
+function readArtifacts(runId: number, kind: WeightsKind, dir: string): tf.io.ModelArtifacts {
+  const bad = (what: string): StudioError => new StudioError('data_error', `Run ${runId}: the ${kind} weights in ${dir} are damaged: ${what}.`)
+  let json: {
+    modelTopology?: object
+    weightsManifest?: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[]
+    format?: string
+    generatedBy?: string
+    convertedBy?: string | null
+  }
+  try {
+    json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'))
+  } catch (err) {
+    throw bad(`model.json is not readable JSON (${err instanceof Error ? err.message : String(err)})`)
+  }
+  if (!json.modelTopology || !Array.isArray(json.weightsManifest)) throw bad('model.json has no modelTopology or weightsManifest')
+  const specs: tf.io.WeightsManifestEntry[] = []
+  const parts: Uint8Array[] = []
+  for (const group of json.weightsManifest) {
+    specs.push(...group.weights)
+    for (const p of group.paths) {
+      try {
+        parts.push(readFileSync(join(dir, p)))
+      } catch {
+        throw new StudioError('not_found', `Run ${runId}: the ${kind} weights file ${join(dir, p)} is missing.`)
+      }
+    }
+  }
+  const total = parts.reduce((n, p) => n + p.length, 0)
+  const expected = specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1) * bytesPer(s.dtype), 0)
+  // Quantised weights are stored smaller than their dtype says; tfjs checks those itself.
+  if (!specs.some((s) => s.quantization) && total !== expected) throw bad(`the weight files hold ${total} bytes, model.json describes ${expected}`)
+  const data = new Uint8Array(total)
+  let at = 0
+  for (const p of parts) {
+    data.set(p, at)
+    at += p.length
+  }
+  return {
+    modelTopology: json.modelTopology,
+    weightSpecs: specs,
+    weightData: data.buffer,
+    format: json.format,
+    generatedBy: json.generatedBy,
+    convertedBy: json.convertedBy ?? undefined
+  }
+}
+
+function bytesPer(dtype: string): number {
+  return dtype === 'bool' || dtype === 'uint8' ? 1 : dtype === 'float16' || dtype === 'int16' ? 2 : 4
+}
+
+export function topClasses(probs: Float32Array, classes: string[], k: number): PredictResult['top'] {
+  const order = Array.from(probs.keys()).sort((a, b) => probs[b] - probs[a])
+  return order.slice(0, Math.max(1, Math.min(k, probs.length))).map((i) => ({
+    classIndex: i,
+    label: classes[i] ?? String(i),
+    probability: probs[i]
+  }))
+}
+
+export { ImageDecodeError, NoInkError }
