@@ -32,18 +32,19 @@ export function seeded(count: number, seed: number): Float32Array {
 export async function runPass(backend: string, c: LayerCase): Promise<PassResult> {
   await tf.setBackend(backend)
   await tf.ready()
-  let result: PassResult | null = null
-  tf.tidy(() => {
+  // Everything is read back with data(), never dataSync(): WebGPU has no synchronous readback in Node.
+  const names: string[] = []
+  const kept = tf.tidy(() => {
     const model = tf.sequential()
     c.layers().forEach((layer, i) => {
       if (i === 0) model.add(tf.layers.inputLayer({ inputShape: c.inputShape }))
       model.add(layer)
     })
+    const weightNames = model.weights.map((w) => w.name)
     // Weights scaled like a sensible init so sigmoids do not saturate and gradients stay informative.
-    const names = model.weights.map((w) => w.name)
     model.setWeights(model.getWeights().map((w, i) => {
       const values = seeded(w.size, 100 + i)
-      if (names[i].includes('moving_variance')) return tf.tensor(values.map((v) => 1 + 0.5 * v), w.shape)
+      if (weightNames[i].includes('moving_variance')) return tf.tensor(values.map((v) => 1 + 0.5 * v), w.shape)
       const fanIn = w.shape.length > 1 ? w.shape.slice(0, -1).reduce((a, b) => a * b, 1) : 1
       return tf.tensor(values.map((v) => v / Math.sqrt(fanIn)), w.shape)
     }))
@@ -57,20 +58,20 @@ export async function runPass(backend: string, c: LayerCase): Promise<PassResult
       const r = tf.tensor(seeded(out.size, 11), out.shape)
       return tf.sum(tf.mul(out, r)) as tf.Scalar
     }, [x, ...weights])
-    const output = out as unknown as tf.Tensor
-    result = {
-      output: output.dataSync() as Float32Array,
-      outputShape: output.shape,
-      // Layer names differ between two builds (tfjs numbers them); index and shape identify a weight.
-      grads: [x, ...weights].map((v, i) => ({
-        name: v === x ? 'input' : `weight ${i - 1} [${v.shape.join(',')}]`,
-        values: grads[v.name].dataSync() as Float32Array
-      }))
-    }
-    tf.dispose([x, output])
+    // Layer names differ between two builds (tfjs numbers them); index and shape identify a weight.
+    ;[x, ...weights].forEach((v, i) => names.push(v === x ? 'input' : `weight ${i - 1} [${v.shape.join(',')}]`))
+    const tensors = [out as unknown as tf.Tensor, ...[x, ...weights].map((v) => grads[v.name])]
+    x.dispose()
     model.dispose()
+    return tensors
   })
-  if (!result) throw new Error(`runPass(${backend}, ${c.name}) produced nothing`)
+  const values = await Promise.all(kept.map((t) => t.data() as Promise<Float32Array>))
+  const result: PassResult = {
+    output: values[0],
+    outputShape: kept[0].shape,
+    grads: names.map((name, i) => ({ name, values: values[i + 1] }))
+  }
+  tf.dispose(kept)
   return result
 }
 
