@@ -208,7 +208,7 @@ export class TrainingHost {
   /** Stops a run: a queued one at once, a training one within about `cancelGraceMs`. */
   async cancel(runId: number): Promise<RunRecord> {
     const s = this.active.get(runId)
-    if (!s) {
+    if (!s || s.settled) {
       const run = this.runs.get(runId)
       throw new StudioError('conflict', `Run ${runId} is not training (its status is '${run.status}').`)
     }
