@@ -124,7 +124,9 @@ export class Predictor {
     const modelPath = join(dir, 'model.json')
     let stamp: string
     try {
-      stamp = String(statSync(modelPath).mtimeMs)
+      // A checkpoint is replaced by moving a new folder in: a new inode, or at least a new mtime.
+      const st = statSync(modelPath)
+      stamp = `${st.ino}:${st.mtimeMs}`
     } catch {
       throw new StudioError(
         'not_found',
