@@ -3,6 +3,7 @@
 //                                                          validation = test set), default seeds 0 1 2
 //   npx tsx bench/accuracy.ts <idx-folder> adam [seeds...]  lenet5, train/val/test script settings (Adam 1e-3, batch 128,
 //                                                          80/20 split, best epoch by val acc, 10 epochs)
+//   key=value arguments override the recipe's settings, e.g. init=xavier lr=0.002
 // Prints one line per epoch and a JSON line per run, then the median test accuracy.
 import * as tf from '@tensorflow/tfjs'
 import { getPreset } from '../src/core/models/presets'
@@ -11,7 +12,15 @@ import type { TrainConfigInput } from '../src/shared/schemas'
 import { loadNative, readIdxFolder } from './training-support'
 
 async function main(): Promise<void> {
-  const [folder, recipe = 'd2l', ...seedArgs] = process.argv.slice(2)
+  const [folder, recipe = 'd2l', ...rest] = process.argv.slice(2)
+  // key=value arguments override the recipe (init=xavier, lr=0.002, epochs=20, ...); numbers are seeds.
+  const overrides = Object.fromEntries(
+    rest.filter((a) => a.includes('=')).map((a) => {
+      const [k, v] = a.split('=')
+      return [k, Number.isNaN(Number(v)) ? v : Number(v)]
+    })
+  )
+  const seedArgs = rest.filter((a) => !a.includes('='))
   if (!folder || (recipe !== 'd2l' && recipe !== 'adam')) {
     console.error('usage: npx tsx bench/accuracy.ts <idx-folder> d2l|adam [seeds...]')
     process.exit(2)
@@ -28,7 +37,8 @@ async function main(): Promise<void> {
       model: preset.id,
       spec: preset.spec,
       dataset: folder,
-      seed
+      seed,
+      ...overrides
     }
     const t0 = performance.now()
     const result = await train(config, data, {
