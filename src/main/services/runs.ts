@@ -15,7 +15,7 @@ import type {
 import { RunQuerySchema, TagSchema, type RunQuery, type RunStatus, type TrainConfig } from '../../shared/schemas'
 import { dataPaths, type DataPaths } from '../paths'
 import { openDatabase, storageError, type Db } from '../storage/db'
-import { decimate, decodeMatrix, encodeMatrix, fromBlob, toBlob } from '../storage/codec'
+import { decimateIndices, decodeMatrix, encodeMatrix, fromBlob, toBlob } from '../storage/codec'
 import { checkpointProblem, removeQuietly } from '../storage/files'
 import { RunsRepository, toRecord, toSummary } from '../storage/repositories'
 import { exportRunArchive, importRunArchive } from '../storage/archive'
@@ -368,8 +368,9 @@ export class RunStore {
   curves(runId: number, maxPoints = 2000): RunCurves {
     this.requireRun(runId)
     return this.read(() => {
-      const steps = this.repo.steps(runId)
-      return { runId, steps: decimate(steps, maxPoints), totalSteps: steps.length, epochs: this.repo.epochs(runId) }
+      const c = this.repo.stepColumns(runId)
+      const steps = decimateIndices(c.x, c.loss, maxPoints).map((i) => ({ x: c.x[i], loss: c.loss[i], acc: c.acc[i] }))
+      return { runId, steps, totalSteps: c.x.length, epochs: this.repo.epochs(runId) }
     })
   }
 

@@ -39,13 +39,14 @@ export function fromBlob(b: Uint8Array): Uint8Array {
 }
 
 /**
- * Largest-triangle-three-buckets: keeps the points that shape the curve (spikes included), always
- * the first and the last, and returns at most `maxPoints` of them, in order.
+ * Largest-triangle-three-buckets over columns: the indices of the points that shape the curve (spikes
+ * included), always the first and the last, at most `maxPoints` of them, in order.
  */
-export function decimate<T extends { x: number; loss: number }>(points: T[], maxPoints: number): T[] {
-  const n = points.length
-  if (n <= maxPoints || maxPoints < 3) return n <= maxPoints ? points : [points[0]!, points[n - 1]!].slice(0, Math.max(1, maxPoints))
-  const out: T[] = [points[0]!]
+export function decimateIndices(x: ArrayLike<number>, y: ArrayLike<number>, maxPoints: number): number[] {
+  const n = x.length
+  if (n <= maxPoints) return Array.from({ length: n }, (_, i) => i)
+  if (maxPoints < 3) return maxPoints <= 1 ? [n - 1] : [0, n - 1]
+  const out = [0]
   const every = (n - 2) / (maxPoints - 2)
   let a = 0
   for (let i = 0; i < maxPoints - 2; i++) {
@@ -55,28 +56,37 @@ export function decimate<T extends { x: number; loss: number }>(points: T[], max
     let avgX = 0
     let avgY = 0
     for (let j = nextStart; j < nextEnd; j++) {
-      avgX += points[j]!.x
-      avgY += points[j]!.loss
+      avgX += x[j]
+      avgY += y[j]
     }
     const len = Math.max(1, nextEnd - nextStart)
     avgX /= len
     avgY /= len
     const start = Math.floor(i * every) + 1
     const end = Math.floor((i + 1) * every) + 1
-    const pa = points[a]!
+    const ax = x[a]
+    const ay = y[a]
     let best = start
     let bestArea = -1
     for (let j = start; j < end; j++) {
-      const p = points[j]!
-      const area = Math.abs((pa.x - avgX) * (p.loss - pa.loss) - (pa.x - p.x) * (avgY - pa.loss))
+      const area = Math.abs((ax - avgX) * (y[j] - ay) - (ax - x[j]) * (avgY - ay))
       if (area > bestArea) {
         bestArea = area
         best = j
       }
     }
-    out.push(points[best]!)
+    out.push(best)
     a = best
   }
-  out.push(points[n - 1]!)
+  out.push(n - 1)
   return out
+}
+
+/** decimateIndices over the loss of curve points. */
+export function decimate<T extends { x: number; loss: number }>(points: T[], maxPoints: number): T[] {
+  return decimateIndices(
+    points.map((p) => p.x),
+    points.map((p) => p.loss),
+    maxPoints
+  ).map((i) => points[i])
 }

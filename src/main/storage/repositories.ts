@@ -127,7 +127,7 @@ export class RunsRepository {
                               best_epoch = CASE WHEN @best THEN @epoch ELSE best_epoch END,
                               best_val_acc = CASE WHEN @best THEN @valAcc ELSE best_val_acc END WHERE id = @id`),
       steps: db.prepare(`SELECT x, loss, acc FROM steps WHERE run_id = ? ORDER BY x`),
-      stepCount: db.prepare(`SELECT COUNT(*) FROM steps WHERE run_id = ?`).pluck(),
+      stepColumns: db.prepare(`SELECT x, loss, acc FROM steps WHERE run_id = ? ORDER BY x`).raw(),
       epochs: db.prepare(`SELECT epoch, train_loss AS trainLoss, train_acc AS trainAcc, val_loss AS valLoss, val_acc AS valAcc,
                           seconds, examples_per_sec AS examplesPerSec FROM epochs WHERE run_id = ? ORDER BY epoch`),
       epochConfusion: db.prepare(`SELECT confusion FROM epochs WHERE run_id = ? AND epoch = ?`).pluck(),
@@ -181,8 +181,19 @@ export class RunsRepository {
     return this.s.steps.all(runId) as StepPoint[]
   }
 
-  stepCount(runId: number): number {
-    return this.s.stepCount.get(runId) as number
+  /** The curve as columns: long curves are decimated before any point object is made. */
+  stepColumns(runId: number): { x: Float64Array; loss: Float64Array; acc: Float64Array } {
+    const rows = this.s.stepColumns.all(runId) as [number, number, number][]
+    const x = new Float64Array(rows.length)
+    const loss = new Float64Array(rows.length)
+    const acc = new Float64Array(rows.length)
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i]
+      x[i] = r[0]
+      loss[i] = r[1]
+      acc[i] = r[2]
+    }
+    return { x, loss, acc }
   }
 
   epochs(runId: number): EpochRecord[] {

@@ -171,6 +171,28 @@ describe.skipIf(mountProbe !== null)(`on a real small file system${mountProbe ? 
     })
   )
 
+  it('fails an epoch cleanly when the run folder turns read-only mid-run', async () => {
+    const dir = tempDir('robind-')
+    cleanup.push(dir)
+    const store = RunStore.open(dir)
+    const runId = recordSome(store, 2)
+    const staged = writeCheckpoint(join(store.stagingDir(runId), 'b3'), 4096, 3)
+    const runDir = join(dir, 'runs', String(runId))
+    // A read-only bind mount of the run folder: refuses writes even to root, while the database stays writable.
+    execFileSync('mount', ['--bind', runDir, runDir])
+    try {
+      execFileSync('mount', ['-o', 'remount,bind,ro', runDir])
+      const err = errorOf(() => store.recordEpoch(runId, epochRecord(3), confusion(), new Uint8Array(1000), [{ kind: 'best', stagedDir: staged }]))
+      expect(err.code).toBe('storage_error')
+      expect(err.message).toMatch(/Could not store the checkpoint of run \d+ epoch 3: the data folder is not writable/)
+      expect(store.get(runId).epochsDone).toBe(2)
+    } finally {
+      execFileSync('umount', [runDir])
+    }
+    store.close()
+    checkIntact(dir, runId, 2)
+  })
+
   it(
     'reports a full disk as a storage error and keeps every epoch recorded before',
     withTmpfs(1024, (mnt) => {
