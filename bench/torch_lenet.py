@@ -4,6 +4,7 @@ and bench/accuracy.ts.
 usage:
   PYTHONPATH=/tmp/pylib python3 bench/torch_lenet.py --steps 40            # throughput only, synthetic data
   PYTHONPATH=/tmp/pylib python3 bench/torch_lenet.py --data DIR --epochs 10 --seed 0   # accuracy run on IDX files
+  ... --optimizer adam --lr 0.001 --batch-size 128 --val-split 0.2 --init default    # the train/val/test script's recipe
 
 Model, init (xavier_uniform_ on Linear/Conv2d weights, PyTorch's default biases), SGD lr 0.9, batch
 256, pixel/255 inputs, cross-entropy: as d2l's train_ch6. Prints one JSON line at the end
@@ -70,6 +71,10 @@ def main():
     ap.add_argument('--batch-size', type=int, default=256)
     ap.add_argument('--lr', type=float, default=0.9)
     ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--optimizer', choices=['sgd', 'adam'], default='sgd')
+    ap.add_argument('--init', choices=['xavier', 'default'], default='xavier')
+    ap.add_argument('--val-split', type=float, default=0.0,
+                    help='hold out this fraction of the training set; the test accuracy reported is then the best epoch by validation accuracy')
     args = ap.parse_args()
 
     torch.manual_seed(args.seed)
@@ -82,9 +87,20 @@ def main():
         xtr, ytr = torch.rand(60000, 1, 28, 28), torch.randint(0, 10, (60000,))
         xte, yte = torch.rand(10000, 1, 28, 28), torch.randint(0, 10, (10000,))
 
+    xval = yval = None
+    if args.val_split > 0:
+        perm = torch.randperm(len(xtr))
+        n_val = round(len(xtr) * args.val_split)
+        xval, yval = xtr[perm[:n_val]], ytr[perm[:n_val]]
+        xtr, ytr = xtr[perm[n_val:]], ytr[perm[n_val:]]
+
     net = lenet5()
-    net.apply(init_weights)
-    opt = torch.optim.SGD(net.parameters(), lr=args.lr)
+    if args.init == 'xavier':
+        net.apply(init_weights)
+    if args.optimizer == 'adam':
+        opt = torch.optim.Adam(net.parameters(), lr=args.lr)
+    else:
+        opt = torch.optim.SGD(net.parameters(), lr=args.lr)
     loss_fn = nn.CrossEntropyLoss()
     n = len(xtr)
     bs = args.batch_size
@@ -111,6 +127,7 @@ def main():
     else:
         epochs = []
         total_secs = 0.0
+        best_val, best_test = -1.0, None
         for epoch in range(args.epochs):
             perm = torch.randperm(n)
             t0 = time.perf_counter()
@@ -121,9 +138,13 @@ def main():
             secs = time.perf_counter() - t0
             total_secs += secs
             test_acc = evaluate(net, xte, yte)
-            epochs.append({'epoch': epoch + 1, 'trainLoss': loss_sum / n, 'testAcc': test_acc, 'examplesPerSec': n / secs})
-            print(f'epoch {epoch + 1}: loss {loss_sum / n:.3f}, test acc {test_acc:.3f}, {n / secs:.0f} examples/sec', flush=True)
-        out.update({'epochs': epochs, 'testAcc': epochs[-1]['testAcc'], 'examplesPerSec': n * args.epochs / total_secs})
+            val_acc = evaluate(net, xval, yval) if xval is not None else test_acc
+            if val_acc > best_val:
+                best_val, best_test = val_acc, test_acc
+            epochs.append({'epoch': epoch + 1, 'trainLoss': loss_sum / n, 'valAcc': val_acc, 'testAcc': test_acc, 'examplesPerSec': n / secs})
+            print(f'epoch {epoch + 1}: loss {loss_sum / n:.3f}, val acc {val_acc:.3f}, test acc {test_acc:.3f}, {n / secs:.0f} examples/sec', flush=True)
+        out.update({'epochs': epochs, 'testAcc': epochs[-1]['testAcc'], 'bestValAcc': best_val, 'testAccAtBestVal': best_test,
+                    'examplesPerSec': n * args.epochs / total_secs})
     print('TORCH_JSON ' + json.dumps(out), flush=True)
 
 
