@@ -4,6 +4,7 @@ import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Command, CommanderError } from 'commander'
 import { CliUsageError, register as registerTrain } from './cli/train'
+import { register as registerModels } from './cli/models'
 import { register as registerRuns } from './cli/runs'
 
 export function buildProgram(): Command {
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
     .description('Train the classic convolutional networks, keep and compare every run.')
     .option('--data-dir <dir>', 'data folder (default: $CONV_STUDIO_DATA_DIR or the per-OS app data folder)')
     .showHelpAfterError()
+  registerModels(program)
   registerTrain(program)
   registerRuns(program)
   return program

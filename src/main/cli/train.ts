@@ -128,7 +128,7 @@ async function runTrain(flags: TrainFlags, cmd: Command): Promise<number> {
       case 'started':
         backend = e.backend
         device = e.device
-        if (!json) console.log(`\nBackend: ${e.backend}${e.device ? ` on ${e.device}` : ''} (${e.reason})`)
+        if (!json) console.log(`\nBackend: ${e.backend}${e.device ? ` on ${e.device}` : ''}\n  ${e.reason}`)
         return
       case 'info':
         stepsPerEpoch = e.stepsPerEpoch
