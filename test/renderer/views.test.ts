@@ -141,7 +141,7 @@ describe('RunsView', () => {
     expect(w.text()).toContain('renamed')
     await w.find('button[aria-label="Delete second"]').trigger('click')
     expect(api.called('runs.delete')).toHaveLength(0)
-    const confirm = w.findAll('button').find((b) => b.text() === 'Delete')!
+    const confirm = w.find('tr[data-run-id="2"] button.danger')
     await confirm.trigger('click')
     await flushPromises()
     expect(api.called('runs.delete')).toEqual([{ runId: 2 }])
