@@ -37,6 +37,8 @@ export function tinyConfig(over: Partial<TrainConfigInput> = {}): TrainConfigInp
 export interface PushedEvent {
   event: string
   payload: Record<string, unknown>
+  /** Date.now() when it arrived. */
+  at: number
 }
 
 export class WireClient {
@@ -51,7 +53,7 @@ export class WireClient {
     ws.on('message', (data) => {
       const msg = JSON.parse(String(data)) as { id?: number | null; reply?: Reply<unknown>; event?: string; payload?: Record<string, unknown> }
       if (msg.event) {
-        const e = { event: msg.event, payload: msg.payload ?? {} }
+        const e = { event: msg.event, payload: msg.payload ?? {}, at: Date.now() }
         this.events.push(e)
         for (const w of [...this.waiters]) {
           if (w.test(e)) {

@@ -64,14 +64,22 @@ describe('contract over the WebSocket', () => {
     expect(curves.steps.length).toBeGreaterThanOrEqual(5)
   })
 
-  it('shows an active run with what it logged so far, then cancels it within about a second', async () => {
+  it('queues a second run, shows the active run with what it logged so far, then cancels both', async () => {
     const run = await client.value<RunRecord>('training.start', { config: tinyConfig({ epochs: 50, trainLimit: 4096 }) })
     cancelledId = run.id
+    // One run trains at a time (maxConcurrent 1): the next one waits in the queue.
+    const waiting = await client.value<RunRecord>('training.start', { config: tinyConfig() })
     await client.waitFor((e) => e.event === 'training.batch' && e.payload.runId === run.id)
     const active = await client.value<ActiveRun[]>('training.active')
     const mine = active.find((a) => a.run.id === run.id)
     expect(mine?.run.status).toBe('running')
     expect(mine?.steps.length).toBeGreaterThan(0)
+    expect(active.find((a) => a.run.id === waiting.id)?.run.status).toBe('queued')
+    expect(await client.value('training.cancel', { runId: waiting.id })).toMatchObject({ status: 'cancelled' })
+    expect(client.eventsOf(waiting.id).map((e) => e.payload.status)).toEqual(['queued', 'cancelled'])
+    expect((await client.value<RunRecord>('runs.get', { runId: waiting.id })).startedAt).toBeNull()
+    // Let it train a little longer to see the batch events thinned to at most 10 per second.
+    await new Promise((r) => setTimeout(r, 1500))
 
     const t0 = Date.now()
     const status = await client.value<{ runId: number; status: string }>('training.cancel', { runId: run.id })
@@ -79,6 +87,10 @@ describe('contract over the WebSocket', () => {
     expect(status).toMatchObject({ runId: run.id, status: 'cancelled' })
     expect(elapsed).toBeLessThan(1500)
     await waitForStatus(client, run.id, ['cancelled'])
+    const batchTimes = client.eventsOf(run.id).filter((e) => e.event === 'training.batch').map((e) => e.at)
+    for (let i = 0; i + 11 < batchTimes.length; i++) expect(batchTimes[i + 11] - batchTimes[i]).toBeGreaterThanOrEqual(1000)
+    const steps = (await client.value<{ totalSteps: number }>('runs.curves', { runId: run.id })).totalSteps
+    expect(steps).toBeGreaterThanOrEqual(batchTimes.length)
     expect(await client.value<ActiveRun[]>('training.active')).toEqual([])
     const again = await client.call('training.cancel', { runId: run.id })
     expect(again).toMatchObject({ ok: false, error: { code: 'conflict' } })
@@ -89,8 +101,16 @@ describe('contract over the WebSocket', () => {
     const byId = new Map(list.rows.map((r) => [r.id, r.status]))
     expect(byId.get(completedId)).toBe('completed')
     expect(byId.get(cancelledId)).toBe('cancelled')
-    const only = await client.value<{ rows: RunSummary[] }>('runs.list', { status: 'cancelled' })
-    expect(only.rows.map((r) => r.id)).toEqual([cancelledId])
+    expect(list.total).toBe(3)
+    const only = await client.value<{ rows: RunSummary[] }>('runs.list', { status: 'completed' })
+    expect(only.rows.map((r) => r.id)).toEqual([completedId])
+  })
+
+  it('probes the backends in a separate process', async () => {
+    const report = await client.value<{ chosen: string; reason: string; candidates: { name: string; available: boolean }[] }>('backends.report', {})
+    expect(report.candidates.map((c) => c.name)).toContain('cpu')
+    expect(report.candidates.find((c) => c.name === report.chosen)?.available).toBe(true)
+    expect(report.reason.length).toBeGreaterThan(0)
   })
 
   it('opens a confusion cell of the finished run to its images', async () => {
