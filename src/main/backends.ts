@@ -279,7 +279,7 @@ async function lenetSteps(batchSize: number, until: (steps: number, elapsed: num
   const optimizer = tf.train.sgd(0.9)
   const size = preset.spec.inputSize
   const x = tf.randomUniform([batchSize, size, size, preset.spec.inputChannels], 0, 1, 'float32', 1)
-  const y = tf.oneHot(tf.randomUniform([batchSize], 0, 10, 'int32', 2) as tf.Tensor1D, 10)
+  const y = tf.tidy(() => tf.oneHot(tf.randomUniform([batchSize], 0, 10, 'int32', 2) as tf.Tensor1D, 10))
   const start = performance.now()
   let steps = 0
   try {

@@ -5,6 +5,7 @@ import { existsSync, readdirSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import * as tf from '@tensorflow/tfjs'
+import { dawnWasLoaded } from './webgpu'
 
 export type NativePackage = '@tensorflow/tfjs-node-gpu' | '@tensorflow/tfjs-node'
 
@@ -59,6 +60,11 @@ export function loadNative(pkg: NativePackage): NativeLoaded {
   }
   const precheck = nativePrecheck(pkg)
   if (precheck) throw new Error(precheck)
+  if (dawnWasLoaded()) {
+    // Measured: libtensorflow loaded after Dawn + Mesa's GL driver segfaults the process (both
+    // bring LLVM). The other order works, which is why BACKEND_ORDER tries native first.
+    throw new Error(`${pkg} cannot load after WebGPU's drivers in the same process (it crashes); use a fresh process`)
+  }
   prepareEnvironment()
   const previous = tf.getBackend()
   try {

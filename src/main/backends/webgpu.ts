@@ -47,6 +47,12 @@ interface Loaded {
 
 let loaded: Loaded | null = null
 let pending: Promise<Loaded> | null = null
+/** Dawn's native module (and with it the system's GPU drivers) was loaded into this process. */
+let dawnLoaded = false
+
+export function dawnWasLoaded(): boolean {
+  return dawnLoaded
+}
 
 function describe(adapter: GPUAdapter, api: string, featureLevel: 'core' | 'compatibility'): WebGpuAdapterInfo {
   const raw = adapter.info as unknown as Record<string, unknown>
@@ -113,6 +119,7 @@ export async function setupWebGpu(): Promise<WebGpuSetup> {
       let dawn: DawnModule
       try {
         dawn = (await import('webgpu')) as unknown as DawnModule
+        dawnLoaded = true
       } catch (error) {
         throw new Error(`cannot load the 'webgpu' package (Dawn for Node): ${firstLine(error)}`)
       }
