@@ -52,7 +52,7 @@ export const canonicalNames: IdxFiles = {
  */
 export function roleOf(name: string): IdxRole | null {
   const n = name.toLowerCase().replace(/\.gz$/, '')
-  const m = /^(?:[a-z0-9]+-)?(train|t10k|test)[-_.]?(images|labels)[-_.]idx([13])[-_.]ubyte$/.exec(n)
+  const m = /^(?:[a-z0-9]+-)*(train|t10k|test)[-_.]?(images|labels)[-_.]idx([13])[-_.]ubyte$/.exec(n)
   if (!m) return null
   const split = m[1] === 'train' ? 'train' : 'test'
   const kind = m[2]

@@ -60,6 +60,11 @@ export interface DatasetStoreOptions {
 const memory = new Map<string, Promise<DatasetArrays>>()
 const SAMPLE_SEED = 7919
 
+/** Drops the arrays held in memory (all stores in this process); the next load reads the disk. */
+export function clearDatasetMemory(): void {
+  memory.clear()
+}
+
 function wrap(err: unknown): never {
   if (err instanceof IdxError) throw new DatasetDataError(err)
   throw err
