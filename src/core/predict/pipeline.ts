@@ -78,8 +78,7 @@ export function preprocess(rgba: Uint8Array, width: number, height: number, opts
   }
   steps.push({ name: inverted ? 'inverted + levels' : 'levels', width, height, pixels: toBytes(ink) })
 
-  const cleaned = keepStrokes(ink, width, height)
-  const box = boundingBox(cleaned, width, height)
+  const { ink: cleaned, box } = keepStrokes(ink, width, height)
   const crop = cropFloat(cleaned, width, box)
   steps.push({ name: 'cropped', width: box.w, height: box.h, pixels: toBytes(crop) })
 
@@ -109,10 +108,10 @@ function flattenToGray(rgba: Uint8Array, width: number, height: number): { gray:
     // Rec. 601 luma, the weights PIL's convert('L') uses.
     const y = 0.299 * rgba[j] + 0.587 * rgba[j + 1] + 0.114 * rgba[j + 2]
     if (a === 255) {
-      gray[i] = Math.round(y)
+      gray[i] = (y + 0.5) | 0
     } else {
       hasTransparency = true
-      gray[i] = Math.round((y * a + 255 * (255 - a)) / 255)
+      gray[i] = ((y * a + 255 * (255 - a)) / 255 + 0.5) | 0
     }
   }
   return { gray, alpha, hasTransparency }
@@ -130,12 +129,18 @@ function inkLevels(gray: Uint8Array, width: number, height: number, style: Prepr
   const inverted = centreLevel > 127.5
 
   const n = width * height
-  // Signed distance from the paper, positive towards the ink side.
+  // Signed distance from the paper, positive towards the ink side, and its histogram (one pass:
+  // this and the component labelling are the hot loops on a megapixel photo).
   const diff = new Float32Array(n)
+  const hist = new Uint32Array(256)
+  const sign = inverted ? -1 : 1
   for (let y = 0, i = 0; y < height; y++) {
+    let bg = plane.a + plane.c * y
     for (let x = 0; x < width; x++, i++) {
-      const bg = plane.a + plane.b * x + plane.c * y
-      diff[i] = inverted ? bg - gray[i] : gray[i] - bg
+      const d = sign * (gray[i] - bg)
+      diff[i] = d
+      hist[d <= 0 ? 0 : d >= 255 ? 255 : (d + 0.5) | 0]++
+      bg += plane.b
     }
   }
   const residuals = new Float32Array(border.length)
@@ -144,8 +149,6 @@ function inkLevels(gray: Uint8Array, width: number, height: number, style: Prepr
   const sigma = 1.4826 * medianOf(residuals)
   const floor = Math.max(3 * sigma, 4)
 
-  const hist = new Uint32Array(256)
-  for (let i = 0; i < n; i++) hist[clampByte(diff[i])]++
   const split = Math.max(otsu(hist), Math.ceil(floor))
   // A digit is strokes of one pen: its median is the pen. An object has shades; its brightest
   // parts should stay brightest, so take a high quantile instead.
@@ -153,10 +156,11 @@ function inkLevels(gray: Uint8Array, width: number, height: number, style: Prepr
   if (peak < 0) throw new NoInkError()
   if (peak - floor < MIN_CONTRAST) throw new NoInkError()
 
-  const ink = new Float32Array(n)
-  const span = peak - floor
+  // Reuses diff's memory: a megapixel of floats is worth not allocating twice.
+  const ink = diff
+  const inv = 1 / (peak - floor)
   for (let i = 0; i < n; i++) {
-    const v = (diff[i] - floor) / span
+    const v = (diff[i] - floor) * inv
     ink[i] = v <= 0 ? 0 : v >= 1 ? 1 : v
   }
   return { ink, inverted }
@@ -265,9 +269,9 @@ function otsu(hist: Uint32Array): number {
 
 /**
  * Zeroes everything that is not part of a stroke: faint pixels count only when they touch core ink,
- * and blobs of core ink much smaller than the largest are specks.
+ * and blobs of core ink much smaller than the largest are specks. Also returns the box of what is kept.
  */
-function keepStrokes(ink: Float32Array, width: number, height: number): Float32Array {
+function keepStrokes(ink: Float32Array, width: number, height: number): { ink: Float32Array; box: Box } {
   const n = width * height
   const label = new Int32Array(n).fill(-1)
   const coreCount: number[] = []
@@ -307,28 +311,15 @@ function keepStrokes(ink: Float32Array, width: number, height: number): Float32A
   const minCore = Math.max(3, Math.ceil(largest * MIN_BLOB_FRACTION))
   if (largest < Math.max(4, Math.ceil(n * 0.0002))) throw new NoInkError()
   const out = new Float32Array(n)
-  for (let i = 0; i < n; i++) {
-    const l = label[i]
-    if (l >= 0 && coreCount[l] >= minCore) out[i] = ink[i]
-  }
-  return out
-}
-
-interface Box {
-  x: number
-  y: number
-  w: number
-  h: number
-}
-
-function boundingBox(ink: Float32Array, width: number, height: number): Box {
   let x0 = width
   let y0 = height
   let x1 = -1
   let y1 = -1
   for (let y = 0, i = 0; y < height; y++) {
     for (let x = 0; x < width; x++, i++) {
-      if (ink[i] > 0) {
+      const l = label[i]
+      if (l >= 0 && coreCount[l] >= minCore) {
+        out[i] = ink[i]
         if (x < x0) x0 = x
         if (x > x1) x1 = x
         if (y < y0) y0 = y
@@ -337,7 +328,14 @@ function boundingBox(ink: Float32Array, width: number, height: number): Box {
     }
   }
   if (x1 < 0) throw new NoInkError()
-  return { x: x0, y: y0, w: x1 - x0 + 1, h: y1 - y0 + 1 }
+  return { ink: out, box: { x: x0, y: y0, w: x1 - x0 + 1, h: y1 - y0 + 1 } }
+}
+
+interface Box {
+  x: number
+  y: number
+  w: number
+  h: number
 }
 
 function cropFloat(src: Float32Array, width: number, b: Box): Float32Array {
@@ -445,12 +443,11 @@ function paste(img: Float32Array, w: number, h: number, size: number, ox: number
 
 function toBytes(v: Float32Array): Uint8Array {
   const out = new Uint8Array(v.length)
-  for (let i = 0; i < v.length; i++) out[i] = Math.round(Math.min(1, Math.max(0, v[i])) * 255)
+  for (let i = 0; i < v.length; i++) {
+    const x = v[i]
+    out[i] = x <= 0 ? 0 : x >= 1 ? 255 : (x * 255 + 0.5) | 0
+  }
   return out
-}
-
-function clampByte(v: number): number {
-  return v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v)
 }
 
 function clampInt(v: number, lo: number, hi: number): number {
