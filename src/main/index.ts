@@ -2,13 +2,16 @@
 // lock, native dialogs for import/export; every call from the page goes through services.handle,
 // which validates it. The window is locked down: sandbox, context isolation, no Node, a strict CSP,
 // no navigation, no new windows, IPC only from our own page.
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { app, BrowserWindow, dialog, ipcMain, Menu, session, shell, utilityProcess, type MenuItemConstructorOptions } from 'electron'
 import { createServices, type Services } from './services'
 import type { ChildHandle, FromChild, Spawner } from './services/training'
 import { bindIpc, trustedUrlChecker } from './transports/electron-ipc'
 
-const rendererFile = join(__dirname, '../renderer/index.html')
+// The bundle is ESM (package.json "type": "module"): no __dirname, so derive it.
+const here = dirname(fileURLToPath(import.meta.url))
+const rendererFile = join(here, '../renderer/index.html')
 const devServerUrl = process.env.ELECTRON_RENDERER_URL
 const isTrusted = trustedUrlChecker(rendererFile, devServerUrl)
 
@@ -26,7 +29,7 @@ const CSP = [
 
 /** Training processes as Electron utility processes (the packaged app has no tsx and no `node`). */
 const utilitySpawner: Spawner = () => {
-  const child = utilityProcess.fork(join(__dirname, 'training-process.js'), [], { serviceName: 'Conv Studio training', stdio: 'inherit' })
+  const child = utilityProcess.fork(join(here, 'training-process.js'), [], { serviceName: 'Conv Studio training', stdio: 'inherit' })
   let exited = false
   const handle: ChildHandle = {
     get pid() {
@@ -125,7 +128,7 @@ function createWindow(): void {
     show: false,
     title: 'Conv Studio',
     webPreferences: {
-      preload: join(__dirname, '../preload/index.cjs'),
+      preload: join(here, '../preload/index.cjs'),
       contextIsolation: true,
       sandbox: true,
       nodeIntegration: false,
