@@ -2,7 +2,7 @@
 // Measures listing a page sorted by test accuracy (target < 20 ms), opening one run's curves
 // (target < 50 ms), and what recording costs per LeNet-5 epoch (target < 1% of ~15 s).
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { RunStore } from '../src/main/services/runs'
 import { TrainConfigSchema, type RunQuery } from '../src/shared/schemas'
@@ -102,6 +102,9 @@ export async function run(): Promise<Record<string, unknown>> {
       curvesTypical: time(200, (i) => store.curves(ids[LONG_RUNS + ((i * 37) % (RUNS - LONG_RUNS))], 2000)),
       curvesLong: time(100, (i) => store.curves(ids[i % LONG_RUNS], 2000)),
       typicalStepsPerRun: SHORT_STEPS,
+      // Timings on a shared machine mean little without this.
+      loadAverage1m: +loadavg()[0].toFixed(2),
+      cpus: cpus().length,
       longStepsPerRun: LONG_STEPS
     }
 
@@ -141,7 +144,7 @@ export async function run(): Promise<Record<string, unknown>> {
     store.close()
 
     const f = figures as Record<string, unknown>
-    console.log(`run store: ${RUNS} runs, ${steps} step rows (built in ${figures.buildSeconds} s)`)
+    console.log(`run store: ${RUNS} runs, ${steps} step rows (built in ${figures.buildSeconds} s; load average ${figures.loadAverage1m} on ${figures.cpus} CPUs)`)
     console.log('measure                          p50 ms    p95 ms')
     for (const [k, v] of Object.entries(f)) {
       if (v && typeof v === 'object' && 'p50' in v && 'p95' in v) {

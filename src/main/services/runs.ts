@@ -255,6 +255,8 @@ export class RunStore {
       throw new StudioError('invalid_argument', `Run ${runId} epoch ${epoch.epoch}: ${(err as Error).message}`)
     }
     const kinds = new Set<string>()
+    if (new Set(checkpoints.map((c) => resolve(c.stagedDir))).size !== checkpoints.length)
+      throw new StudioError('invalid_argument', `Run ${runId} epoch ${epoch.epoch}: each checkpoint needs its own staged folder.`)
     for (const c of checkpoints) {
       if (kinds.has(c.kind)) throw new StudioError('invalid_argument', `Two '${c.kind}' checkpoints for run ${runId} epoch ${epoch.epoch}.`)
       kinds.add(c.kind)

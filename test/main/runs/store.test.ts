@@ -102,6 +102,13 @@ describe('RunStore recording', () => {
     expect(() => store.recordEpoch(r2.id, epochRecord(1), confusion(), new Uint8Array(1), [{ kind: 'best', stagedDir: broken }])).toThrow(
       /cannot be loaded: weights are 5 bytes but model.json declares 32/
     )
+    const once = writeCheckpoint(join(store.stagingDir(r2.id), 'once'), 8)
+    expect(() =>
+      store.recordEpoch(r2.id, epochRecord(1), confusion(), new Uint8Array(1), [
+        { kind: 'best', stagedDir: once },
+        { kind: 'last', stagedDir: once }
+      ])
+    ).toThrow(/its own staged folder/)
     expect(code(() => store.finish(run.id, { status: 'failed' }))).toBe('conflict')
     expect(code(() => store.finish(r2.id, { status: 'running' }))).toBe('invalid_argument')
     expect(store.get(r2.id).epochsDone).toBe(0)
