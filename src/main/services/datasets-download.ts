@@ -94,7 +94,6 @@ async function fetchInto(url: string, o: DownloadFileOptions, emit: (p: Omit<Dow
 export async function downloadFile(o: DownloadFileOptions): Promise<void> {
   const emit = (p: Omit<DownloadProgress, 'datasetId' | 'file'>) => o.onProgress?.({ datasetId: o.datasetId, file: o.name, ...p })
   await mkdir(dirname(o.part), { recursive: true })
-  await mkdir(dirname(o.dest), { recursive: true })
   const problems: string[] = []
   let md5Failed = false
   for (const base of o.mirrors) {
@@ -116,6 +115,7 @@ export async function downloadFile(o: DownloadFileOptions): Promise<void> {
       emit({ receivedBytes: size, totalBytes: size, phase: 'verifying', message: null })
       const got = await md5OfFile(o.part)
       if (got === o.md5) {
+        await mkdir(dirname(o.dest), { recursive: true })
         await rename(o.part, o.dest)
         emit({ receivedBytes: size, totalBytes: size, phase: 'done', message: null })
         return
