@@ -1,6 +1,6 @@
 // RunStore: every run, its curves, confusion matrices, predictions and weights. The service host is
 // the only writer; everything an epoch produces (rows and checkpoint folders) is committed together.
-import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
+import { accessSync, closeSync, constants, existsSync, fsyncSync, openSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
 import { isAbsolute, join, relative, resolve } from 'node:path'
 import { StudioError } from '../../shared/contract'
 import type {
@@ -54,6 +54,15 @@ const PREV = (kind: CheckpointKind) => `.${kind}.prev`
 
 function now(): string {
   return new Date().toISOString()
+}
+
+function fsyncDir(dir: string): void {
+  const fd = openSync(dir, 'r')
+  try {
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
 }
 
 function pidAlive(pid: number): boolean {
@@ -300,10 +309,18 @@ export class RunStore {
     }
 
     // 2. Rows, in one transaction. 3. Only then drop the replaced folders.
+    // Beyond a killed process, an OS crash or power cut too: the renames reach the disk before the
+    // commit does, and this one commit is synced in full (curve points stay on the cheaper NORMAL).
     try {
-      this.db.transaction(() => {
-        this.repo.insertEpoch(runId, epoch, confusionBlob, toBlob(predictions), kinds.has('best'))
-      })()
+      if (swapped.length) fsyncDir(this.paths.runDir(runId))
+      this.db.pragma('synchronous = FULL')
+      try {
+        this.db.transaction(() => {
+          this.repo.insertEpoch(runId, epoch, confusionBlob, toBlob(predictions), kinds.has('best'))
+        })()
+      } finally {
+        this.db.pragma('synchronous = NORMAL')
+      }
     } catch (err) {
       undoFiles()
       throw storageError(`record epoch ${epoch.epoch} of run ${runId}`, err)
