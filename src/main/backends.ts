@@ -149,7 +149,7 @@ async function tryWebGpu(purpose: Purpose): Promise<Attempt> {
     return unavailable(name, shortError(error))
   }
   const device = adapterName(adapter)
-  const softwareNote = `${device} is a software adapter (about 50 LeNet examples/s): auto does not pick it; --backend webgpu does`
+  const softwareNote = 'a software adapter (a CPU rasteriser, about 50 LeNet examples/s): auto does not pick it; --backend webgpu does'
   if (adapter.software && purpose === 'auto') {
     // Not worth a self-check (seconds of shader compiles on a CPU rasteriser) for a backend auto will not use.
     return { candidate: { name, available: false, reason: softwareNote, device, versions }, autoExcluded: true }
