@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 
 const require = createRequire(import.meta.url)
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
@@ -27,12 +28,18 @@ function run(command, args) {
   })
 }
 
-const passThrough = process.argv.slice(2)
+const passThrough = process.argv.slice(2).filter((a, i) => !(i === 0 && a === '--'))
 let code
 if (electronBinary()) {
   code = await run(npm, ['exec', '--', 'electron-vite', 'preview', ...passThrough])
 } else {
   console.log('Electron is not installed (its binary download failed or was skipped); starting web mode instead.')
-  code = await run(npm, ['run', '--silent', 'serve', '--', ...passThrough])
+  code = await run(npm, ['run', '--silent', 'build:web'])
+  if (code === 0) {
+    // The server directly (not through `npm run serve` and the tsx CLI): one process to signal.
+    const tsx = pathToFileURL(require.resolve('tsx')).href
+    const server = fileURLToPath(new URL('../src/main/server.ts', import.meta.url))
+    code = await run(process.execPath, ['--import', tsx, server, ...passThrough])
+  }
 }
 process.exit(code)
