@@ -4,7 +4,10 @@ import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Command, CommanderError } from 'commander'
 import { CliUsageError, register as registerTrain } from './cli/train'
+import { register as registerDatasets } from './cli/datasets'
+import { register as registerDoctor } from './cli/doctor'
 import { register as registerModels } from './cli/models'
+import { register as registerPredict } from './cli/predict'
 import { register as registerRuns } from './cli/runs'
 
 export function buildProgram(): Command {
@@ -14,9 +17,12 @@ export function buildProgram(): Command {
     .description('Train the classic convolutional networks, keep and compare every run.')
     .option('--data-dir <dir>', 'data folder (default: $CONV_STUDIO_DATA_DIR or the per-OS app data folder)')
     .showHelpAfterError()
+  registerDatasets(program)
   registerModels(program)
   registerTrain(program)
   registerRuns(program)
+  registerPredict(program)
+  registerDoctor(program)
   return program
 }
 
