@@ -126,7 +126,11 @@ export async function downloadFile(o: DownloadFileOptions): Promise<void> {
       break
     }
   }
-  const message = `Could not download ${o.name}: ${problems.join('; ')}`
+  // The same failure on every retry is said once, with its count.
+  const counted = new Map<string, number>()
+  for (const p of problems) counted.set(p, (counted.get(p) ?? 0) + 1)
+  const said = [...counted].map(([p, n]) => (n > 1 ? `${p} (${n} tries)` : p))
+  const message = `Could not download ${o.name}: ${said.join('; ')}`
   emit({ receivedBytes: 0, totalBytes: null, phase: 'error', message })
   throw new StudioError(md5Failed ? 'data_error' : 'unavailable', message)
 }

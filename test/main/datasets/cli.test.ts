@@ -1,0 +1,62 @@
+// `conv-studio datasets ...` in process: the same commander program shape as src/main/cli.ts.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Command } from 'commander'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { register } from '../../../src/main/cli/datasets'
+import type { DatasetDetail, DatasetInfo } from '../../../src/shared/domain'
+
+let dir: string
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'cs-dcli-'))
+})
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const program = new Command('conv-studio').option('--data-dir <path>', 'the data folder').exitOverride()
+  register(program)
+  let stdout = ''
+  let stderr = ''
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((stdout += String(s)), true))
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((stderr += String(s)), true))
+  try {
+    await program.parseAsync(['node', 'conv-studio', '--data-dir', dir, ...args])
+  } finally {
+    out.mockRestore()
+    err.mockRestore()
+  }
+  const code = Number(process.exitCode ?? 0)
+  process.exitCode = 0
+  return { code, stdout, stderr }
+}
+
+describe('conv-studio datasets', () => {
+  it('lists the catalog as a table and as JSON', async () => {
+    const table = await cli('datasets', 'list')
+    expect(table.stdout.split('\n')[0]).toMatch(/^id\s+title\s+source\s+status\s+train\s+test\s+classes$/)
+    expect(table.stdout).toMatch(/fashion-mnist\s+Fashion-MNIST \(bundled\)\s+bundled\s+ready\s+59,999\s+10,000\s+10/)
+    const json = JSON.parse((await cli('datasets', 'list', '--json')).stdout) as DatasetInfo[]
+    expect(json.map((d) => d.id)).toContain('kmnist')
+  })
+
+  it('imports a folder and shows it with per-class counts', async () => {
+    const imported = await cli('datasets', 'import', join(__dirname, '../../fixtures/data/tiny-raw'), '--title', 'Tiny digits')
+    expect(imported.code).toBe(0)
+    expect(imported.stdout).toBe('imported imported-tiny-digits: 20 train, 10 test, 10 classes\n')
+    const info = await cli('datasets', 'info', 'imported-tiny-digits')
+    expect(info.stdout).toMatch(/^class\s+name\s+train\s+test$/m)
+    expect(info.stdout).toMatch(/^\s+9\s+9\s+2\s+1$/m)
+    const json = JSON.parse((await cli('datasets', 'info', 'imported-tiny-digits', '--json')).stdout) as DatasetDetail
+    expect(json.testClassCounts).toEqual(new Array(10).fill(1))
+  })
+
+  it('says what is wrong on stderr with exit code 1', async () => {
+    const missing = await cli('datasets', 'import', join(dir, 'nowhere'))
+    expect(missing.code).toBe(1)
+    expect(missing.stderr).toBe(`error: ${join(dir, 'nowhere')}: no such folder\n`)
+    const unknown = await cli('datasets', 'download', 'emnist')
+    expect(unknown.code).toBe(1)
+    expect(unknown.stderr).toMatch(/^error: No dataset 'emnist'\. Downloadable: mnist, fashion-mnist-full, kmnist\.\n$/)
+  })
+})
