@@ -151,7 +151,9 @@ async function tryWebGpu(purpose: Purpose): Promise<Attempt> {
   const device = adapterName(adapter)
   const softwareNote = 'a software adapter (a CPU rasteriser, about 50 LeNet examples/s): auto does not pick it; --backend webgpu does'
   if (adapter.software && purpose === 'auto') {
-    // Not worth a self-check (seconds of shader compiles on a CPU rasteriser) for a backend auto will not use.
+    // Not worth a self-check (seconds of shader compiles on a CPU rasteriser) for a backend auto
+    // will not use; released at once, since a live Dawn device keeps the process from exiting.
+    releaseWebGpu()
     return { candidate: { name, available: false, reason: softwareNote, device, versions }, autoExcluded: true }
   }
   const failed = await activateAndCheck(name)
