@@ -154,10 +154,17 @@ interface Evaluation {
   predictions: Uint8Array
 }
 
-function evaluate(model: tf.LayersModel, set: DeviceSet, spec: ModelSpec, chunk: number): Evaluation {
+/** Null when the signal aborted part way (AlexNet's 10k test images take minutes on a CPU). */
+async function evaluate(model: tf.LayersModel, set: DeviceSet, spec: ModelSpec, chunk: number, signal?: AbortSignal): Promise<Evaluation | null> {
   const predictions = new Uint8Array(set.count)
   let lossSum = 0
+  let lastYield = performance.now()
   for (let start = 0; start < set.count; start += chunk) {
+    if (performance.now() - lastYield > 15) {
+      await yieldToEventLoop()
+      lastYield = performance.now()
+    }
+    if (signal?.aborted) return null
     const size = Math.min(chunk, set.count - start)
     const [lossT, predT] = tf.tidy(() => {
       const x = resizeTo(tf.slice(set.x, [start, 0, 0, 0], [size, -1, -1, -1]) as tf.Tensor4D, spec.inputSize)
@@ -350,7 +357,11 @@ export async function train(
       trainedExamples += epochExamples
       trainSeconds += seconds
 
-      const val = evaluate(model, valSet, spec, chunk)
+      const val = await evaluate(model, valSet, spec, chunk, signal)
+      if (val === null) {
+        status = 'cancelled'
+        break
+      }
       const isBest = bestValAcc === null || val.acc > bestValAcc
       if (isBest) {
         bestValAcc = val.acc
@@ -390,7 +401,8 @@ export async function train(
     let test: TestEvaluation | null = null
     if (status === 'completed' && epochsDone > 0) {
       if (best) model.setWeights(best)
-      const ev = evaluate(model, testSet, spec, chunk)
+      const ev = await evaluate(model, testSet, spec, chunk, signal)
+      if (ev === null) return { status: 'cancelled', epochsDone, bestEpoch, bestValAcc, examplesPerSec: trainSeconds > 0 ? trainedExamples / trainSeconds : 0, test: null }
       const confusion = confusionMatrix(testSet.labels, ev.predictions, classes)
       test = {
         loss: ev.loss,

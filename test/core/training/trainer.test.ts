@@ -114,6 +114,19 @@ describe('train() on the cpu backend', () => {
     expect(tf.memory().numTensors).toBe(before)
   })
 
+  it('an abort at the last batch of an epoch skips the evaluation (long for AlexNet) and onEpoch', async () => {
+    const controller = new AbortController()
+    let epochs = 0
+    const result = await train(config({ epochs: 3 }), data, {
+      onBatch: (e) => {
+        if (e.batch === 15) controller.abort()
+      },
+      onEpoch: () => void epochs++
+    }, { signal: controller.signal, pointsPerEpoch: 5 })
+    expect(result).toMatchObject({ status: 'cancelled', epochsDone: 0, test: null })
+    expect(epochs).toBe(0)
+  })
+
   it('cancels while awaiting onEpoch too (signal checked after the callback)', async () => {
     const controller = new AbortController()
     const result = await train(config({ epochs: 5 }), data, { onEpoch: () => controller.abort() }, { signal: controller.signal })
