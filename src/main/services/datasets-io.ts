@@ -1,6 +1,6 @@
 // File access for the data layer: read IDX files (gz or raw), find the four files in a folder, and
 // write files and folders atomically (temp + rename) so a crash never leaves a half-written cache.
-import { existsSync, readdirSync, statSync } from 'node:fs'
+import { readdirSync, statSync } from 'node:fs'
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { promisify } from 'node:util'
@@ -129,8 +129,9 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
 }
 
 /**
- * Builds a folder under a temporary name and renames it into place; an existing folder at `path`
- * is replaced. `fill` writes into the temporary folder.
+ * Builds a folder under a temporary name and renames it into place. When `path` already exists
+ * (another process finished the same work first) ours is discarded and theirs kept, so readers
+ * never see the folder vanish.
  */
 export async function writeFolderAtomic(path: string, fill: (tmpDir: string) => Promise<void>): Promise<void> {
   await mkdir(dirname(path), { recursive: true })
@@ -138,12 +139,13 @@ export async function writeFolderAtomic(path: string, fill: (tmpDir: string) => 
   await mkdir(tmp)
   try {
     await fill(tmp)
-    if (existsSync(path)) {
-      const old = tmpName(path)
-      await rename(path, old)
+    try {
       await rename(tmp, path)
-      await rm(old, { recursive: true, force: true })
-    } else await rename(tmp, path)
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err
+      await rm(tmp, { recursive: true, force: true })
+    }
   } catch (err) {
     await rm(tmp, { recursive: true, force: true })
     throw err

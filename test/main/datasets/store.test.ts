@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { encodeIdx, IdxError } from '../../../src/core/data/idx'
 import { StudioError } from '../../../src/shared/contract'
 import { clearDatasetMemory, DatasetDataError, DatasetStore } from '../../../src/main/services/datasets'
-import { findIdxFiles, readIdxBytes, roleOf } from '../../../src/main/services/datasets-io'
+import { findIdxFiles, readIdxBytes, roleOf, writeFolderAtomic } from '../../../src/main/services/datasets-io'
 
 const fixtures = join(__dirname, '../../fixtures/data')
 let dir: string
@@ -211,4 +211,15 @@ describe('DatasetStore', () => {
     },
     180_000
   )
+})
+
+describe('writeFolderAtomic', () => {
+  it('keeps the folder another writer put in place first and leaves no temp folder', async () => {
+    const target = join(dir, 'cache', 'x')
+    await writeFolderAtomic(target, async (tmp) => writeFileSync(join(tmp, 'a'), 'first'))
+    await writeFolderAtomic(target, async (tmp) => writeFileSync(join(tmp, 'a'), 'second'))
+    expect(readFileSync(join(target, 'a'), 'utf8')).toBe('first')
+    await expect(writeFolderAtomic(join(dir, 'cache', 'y'), async () => Promise.reject(new Error('disk full')))).rejects.toThrow('disk full')
+    expect(readdirSync(join(dir, 'cache'))).toEqual(['x'])
+  })
 })
