@@ -197,6 +197,17 @@ describe('web-mode security', () => {
     expect(await client.call('app.info')).toMatchObject({ ok: true })
   })
 
+  it('caps the requests one socket may have in flight, and recovers', async () => {
+    const flood = await WireClient.connect(wsUrl, { Origin: origin })
+    const replies = await Promise.all(Array.from({ length: 200 }, () => flood.call('runs.list', {})))
+    const refused = replies.filter((r) => !r.ok)
+    expect(refused.length).toBeGreaterThan(0)
+    for (const r of refused) expect(r).toMatchObject({ ok: false, error: { code: 'unavailable' } })
+    expect(replies.filter((r) => r.ok).length).toBeGreaterThanOrEqual(32)
+    expect(await flood.call('app.info')).toMatchObject({ ok: true })
+    flood.close()
+  })
+
   it('refuses an oversized message with too_large, and survives one past the hard limit', async () => {
     const big = `{"id": 902, "method": "app.info", "args": {"pad": "${'x'.repeat(42 * 1024 * 1024)}"}}`
     const reply = await client.sendRaw(big, 902)
