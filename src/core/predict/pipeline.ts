@@ -51,6 +51,8 @@ const CORE_LEVEL = 0.5
 // Specks of core ink smaller than this fraction of the largest blob are dust, not strokes. Strokes of
 // a digit that are not joined (the bar of a 5) are far larger than that.
 const MIN_BLOB_FRACTION = 0.08
+// Paper noise (sigma, 0..255) above which the picture is smoothed before looking for ink.
+const NOISY = 4
 
 export function preprocess(rgba: Uint8Array, width: number, height: number, opts: PreprocessOptions): PreprocessOutput {
   const size = opts.size ?? 28
@@ -66,19 +68,27 @@ export function preprocess(rgba: Uint8Array, width: number, height: number, opts
   const { gray, alpha, hasTransparency } = flattenToGray(rgba, width, height)
   steps.push({ name: 'grayscale', width, height, pixels: gray })
 
-  let ink: Float32Array
-  let inverted: boolean
-  try {
-    ;({ ink, inverted } = inkLevels(gray, width, height, opts.style))
-  } catch (err) {
-    // White (or any flat-coloured) strokes on a transparent canvas vanish on white paper; their
-    // alpha channel is then the drawing.
-    if (!(err instanceof NoInkError) || !hasTransparency) throw err
-    ;({ ink, inverted } = inkLevels(alpha, width, height, opts.style))
+  // Tries in order until one finds ink: as it is; smoothed (faint ink on grainy paper); the alpha
+  // channel (white or flat-coloured strokes on a transparent canvas vanish on white paper).
+  const attempts: (() => { ink: Float32Array; inverted: boolean })[] = [
+    () => inkLevels(gray, width, height, opts.style),
+    () => inkLevels(gray, width, height, opts.style, true)
+  ]
+  if (hasTransparency) attempts.push(() => inkLevels(alpha, width, height, opts.style))
+  let found: { ink: Float32Array; inverted: boolean; cleaned: Float32Array; box: Box } | null = null
+  for (const attempt of attempts) {
+    try {
+      const levels = attempt()
+      const kept = keepStrokes(levels.ink, width, height)
+      found = { ...levels, cleaned: kept.ink, box: kept.box }
+      break
+    } catch (err) {
+      if (!(err instanceof NoInkError)) throw err
+    }
   }
+  if (!found) throw new NoInkError()
+  const { ink, inverted, cleaned, box } = found
   steps.push({ name: inverted ? 'inverted + levels' : 'levels', width, height, pixels: toBytes(ink) })
-
-  const { ink: cleaned, box } = keepStrokes(ink, width, height)
   const crop = cropFloat(cleaned, width, box)
   steps.push({ name: 'cropped', width: box.w, height: box.h, pixels: toBytes(crop) })
 
@@ -122,7 +132,7 @@ function flattenToGray(rgba: Uint8Array, width: number, height: number): { gray:
  * an evenly lit page and a gently shaded photo both work), light paper is inverted, the noise of
  * the paper is cut off, and the typical ink level maps to 1.
  */
-function inkLevels(gray: Uint8Array, width: number, height: number, style: PreprocessStyle): { ink: Float32Array; inverted: boolean } {
+function inkLevels(gray: Uint8Array, width: number, height: number, style: PreprocessStyle, smooth = false): { ink: Float32Array; inverted: boolean } {
   const border = borderIndices(width, height)
   const plane = fitPlane(gray, width, border)
   const centreLevel = plane.a + plane.b * (width / 2) + plane.c * (height / 2)
@@ -143,10 +153,26 @@ function inkLevels(gray: Uint8Array, width: number, height: number, style: Prepr
       bg += plane.b
     }
   }
-  const residuals = new Float32Array(border.length)
-  for (let k = 0; k < border.length; k++) residuals[k] = Math.abs(diff[border[k]])
-  // Median absolute deviation -> a noise sigma that ignores the odd ink pixel on the border.
-  const sigma = 1.4826 * medianOf(residuals)
+  const noiseOf = (): number => {
+    const residuals = new Float32Array(border.length)
+    for (let k = 0; k < border.length; k++) residuals[k] = Math.abs(diff[border[k]])
+    // Median absolute deviation -> a noise sigma that ignores the odd ink pixel on the border.
+    return 1.4826 * medianOf(residuals)
+  }
+  let sigma = noiseOf()
+  // Grainy paper (a dim photo, a cheap scanner): pale ink can sit within 3 sigma of the paper per
+  // pixel, yet be plain to see over an area. Averaging neighbours divides the noise by the window
+  // side; strokes people draw are wider than the window, so their level survives. Only as a second
+  // try: smoothing also blurs the edges of ink that was fine without it.
+  if (smooth && sigma > NOISY && Math.min(width, height) >= 48) {
+    boxBlur(diff, width, height, sigma > 3 * NOISY ? 2 : 1)
+    sigma = noiseOf()
+    hist.fill(0)
+    for (let i = 0; i < n; i++) {
+      const d = diff[i]
+      hist[d <= 0 ? 0 : d >= 255 ? 255 : (d + 0.5) | 0]++
+    }
+  }
   const floor = Math.max(3 * sigma, 4)
 
   const split = Math.max(otsu(hist), Math.ceil(floor))
@@ -158,12 +184,32 @@ function inkLevels(gray: Uint8Array, width: number, height: number, style: Prepr
 
   // Reuses diff's memory: a megapixel of floats is worth not allocating twice.
   const ink = diff
-  const inv = 1 / (peak - floor)
+  // Paper is 0 and the pen is 1; what is within the noise of the paper is cut to 0, but fainter
+  // ink above it keeps its level (anti-aliased edges carry the stroke width).
+  const inv = 1 / peak
   for (let i = 0; i < n; i++) {
-    const v = (diff[i] - floor) * inv
-    ink[i] = v <= 0 ? 0 : v >= 1 ? 1 : v
+    const d = diff[i]
+    ink[i] = d <= floor ? 0 : d >= peak ? 1 : d * inv
   }
   return { ink, inverted }
+}
+
+/** In-place separable box filter of radius r (window 2r+1), edges clamped. */
+function boxBlur(img: Float32Array, width: number, height: number, r: number): void {
+  const line = new Float32Array(Math.max(width, height))
+  const pass = (count: number, len: number, at: (line: number, k: number) => number): void => {
+    for (let l = 0; l < count; l++) {
+      for (let k = 0; k < len; k++) line[k] = img[at(l, k)]
+      let acc = 0
+      for (let k = -r; k <= r; k++) acc += line[Math.min(len - 1, Math.max(0, k))]
+      for (let k = 0; k < len; k++) {
+        img[at(l, k)] = acc / (2 * r + 1)
+        acc += line[Math.min(len - 1, k + r + 1)] - line[Math.max(0, k - r)]
+      }
+    }
+  }
+  pass(height, width, (y, x) => y * width + x)
+  pass(width, height, (x, y) => y * width + x)
 }
 
 function borderIndices(width: number, height: number): Uint32Array {
@@ -418,12 +464,13 @@ function placeByCentreOfMass(img: Float32Array, w: number, h: number, size: numb
   for (let y = 0, i = 0; y < h; y++) {
     for (let x = 0; x < w; x++, i++) {
       m += img[i]
-      mx += img[i] * (x + 0.5)
-      my += img[i] * (y + 0.5)
+      mx += img[i] * x
+      my += img[i] * y
     }
   }
-  const cx = m > 0 ? mx / m : w / 2
-  const cy = m > 0 ? my / m : h / 2
+  // In pixel indices, like MNIST: the mean centre of mass of its digits is at index (14.0, 14.0).
+  const cx = m > 0 ? mx / m : (w - 1) / 2
+  const cy = m > 0 ? my / m : (h - 1) / 2
   const ox = clampInt(Math.round(size / 2 - cx), 0, size - w)
   const oy = clampInt(Math.round(size / 2 - cy), 0, size - h)
   return paste(img, w, h, size, ox, oy)
