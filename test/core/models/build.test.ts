@@ -14,7 +14,7 @@ describe('buildModel', () => {
     it(`${id}: trainable parameter count equals the spec's and the output is [N, 10]`, () => {
       const spec = getPreset(id)!.spec
       const model = buildModel(spec, { init: 'xavier', seed: 3 })
-      const trainable = model.trainableWeights.reduce((s, w) => s + w.shape.reduce((p, d) => p * (d ?? 1), 1), 0)
+      const trainable = model.trainableWeights.reduce((s, w) => s + w.shape.reduce<number>((p, d) => p * (d ?? 1), 1), 0)
       expect(trainable).toBe(summarize(spec).trainableParams)
       const y = tf.tidy(() => model.predict(tf.zeros([2, 28, 28, 1])) as tf.Tensor)
       expect(y.shape).toEqual([2, 10])
