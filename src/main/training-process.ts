@@ -21,7 +21,9 @@ const parentPort = (process as unknown as { parentPort?: ParentPort }).parentPor
 
 function send(msg: FromChild): void {
   if (parentPort) parentPort.postMessage(msg)
-  else if (process.send) process.send(msg)
+  // A host that died (kill -9) leaves nobody to tell: stop instead of failing on a closed channel.
+  else if (process.send && process.connected) process.send(msg, (err: Error | null) => err && process.exit(0))
+  else process.exit(0)
 }
 
 function onMessage(fn: (msg: ToChild) => void): void {

@@ -1,6 +1,7 @@
 // kill -9 of the host process mid-epoch: the web server runs as a child process with its training
-// process under it; both are SIGKILLed while epoch 2 trains. Reopening the data folder must find an
+// process under it; the server is SIGKILLed while epoch 2 trains. Reopening the data folder must find an
 // intact database, the run 'interrupted', its finished epoch recorded and its best checkpoint loadable.
+// The orphaned training process must stop by itself.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -61,9 +62,22 @@ it('survives kill -9 of the host mid-epoch: integrity ok, run interrupted, finis
   expect(trainers.length).toBeGreaterThan(0)
   const exited = new Promise((resolve) => server?.once('exit', resolve))
   process.kill(hostPid, 'SIGKILL')
-  for (const pid of trainers) process.kill(pid, 'SIGKILL')
   await exited
   client.close()
+  // An orphaned trainer notices its host is gone (IPC disconnect) and stops on its own.
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0)
+      return true
+    } catch {
+      return false
+    }
+  }
+  const deadline = Date.now() + 10_000
+  while (trainers.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
+  const orphans = trainers.filter(alive)
+  for (const pid of orphans) process.kill(pid, 'SIGKILL')
+  expect(orphans).toEqual([])
 
   const store = RunStore.open(dataDir)
   try {
