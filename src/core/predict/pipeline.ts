@@ -178,7 +178,7 @@ function inkLevels(gray: Uint8Array, width: number, height: number, style: Prepr
   const split = Math.max(otsu(hist), Math.ceil(floor))
   // A digit is strokes of one pen: its median is the pen. An object has shades; its brightest
   // parts should stay brightest, so take a high quantile instead.
-  const peak = histQuantile(hist, split + 1, style === 'digits' ? 0.5 : 0.98)
+  const peak = histQuantile(hist, split + 1, style === 'digits' ? 0.5 : 0.999)
   if (peak < 0) throw new NoInkError()
   if (peak - floor < MIN_CONTRAST) throw new NoInkError()
 

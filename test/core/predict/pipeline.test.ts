@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { NoInkError, preprocess, PreprocessInputError, resample } from '../../../src/core/predict/pipeline'
 
@@ -178,6 +180,22 @@ describe('preprocess', () => {
     expect(() => preprocess(dusty.rgba, 400, 300, { style: 'digits' })).toThrow(NoInkError)
     const transparent = canvas(40, 40, [0, 0, 0], 0)
     expect(() => preprocess(transparent.rgba, 40, 40, { style: 'digits' })).toThrow(NoInkError)
+  })
+
+  it('leaves a digit that is already MNIST-like (nearly) as it is', () => {
+    const manifest: { raw: string }[] = JSON.parse(readFileSync(join(import.meta.dirname, '../../fixtures/predict/images/manifest.json'), 'utf8'))
+    let total = 0
+    for (const m of manifest) {
+      const raw = Buffer.from(m.raw, 'base64')
+      const rgba = new Uint8Array(28 * 28 * 4)
+      for (let i = 0; i < 784; i++) rgba.set([raw[i], raw[i], raw[i], 255], i * 4)
+      const out = preprocess(rgba, 28, 28, { style: 'digits' }).input
+      let diff = 0
+      for (let i = 0; i < 784; i++) diff += Math.abs(out[i] - raw[i])
+      total += diff / 784
+    }
+    // Mean absolute difference per pixel, on the 0..255 scale.
+    expect(total / manifest.length).toBeLessThan(3)
   })
 
   it('rejects a buffer that does not match the stated size', () => {
