@@ -89,12 +89,13 @@ export function register(program: Command): void {
     )
 
   datasets
-    .command('import <path>')
-    .description('import the four IDX files (gz or raw) of a folder; they are checked, then copied into the data folder')
+    .command('import <paths...>')
+    .description('import a folder holding the four IDX files (gz or raw), or the four files; they are checked, then copied into the data folder')
     .option('--title <title>', 'name shown in the catalog (default: the folder name)')
     .action(
-      action(async (path: string, opts: { title?: string }, cmd: Command) => {
-        const info = await new DatasetStore({ dataDir: dataDirOf(cmd) }).importFolder(path, opts.title)
+      action(async (paths: string[], opts: { title?: string }, cmd: Command) => {
+        const store = new DatasetStore({ dataDir: dataDirOf(cmd) })
+        const info = paths.length === 1 ? await store.importFolder(paths[0], opts.title) : await store.importFiles(paths, opts.title)
         process.stdout.write(`imported ${info.id}: ${count(info.trainCount)} train, ${count(info.testCount)} test, ${info.classes.length} classes\n`)
       })
     )

@@ -15,7 +15,7 @@ import { dataPaths } from '../paths'
 import { convertFashionPackage, convertMnistPackage } from './datasets-bundled'
 import { catalog as builtinCatalog, digitClasses, fashionClasses, kmnistClasses, type CatalogEntry } from './datasets-catalog'
 import { downloadFile } from './datasets-download'
-import { canonicalNames, findIdxFiles, readIdxSets, roles, writeFileAtomic, writeFolderAtomic, type IdxFiles } from './datasets-io'
+import { canonicalNames, findIdxFiles, readIdxSets, roleOf, roles, writeFileAtomic, writeFolderAtomic, type IdxFiles } from './datasets-io'
 
 export { IdxError } from '../../core/data/idx'
 
@@ -313,16 +313,39 @@ export class DatasetStore {
     let folder = resolve(path)
     if (existsSync(folder) && statSync(folder).isFile()) folder = dirname(folder)
     let files: IdxFiles
-    let sets: Awaited<ReturnType<typeof readIdxSets>>
     try {
       files = findIdxFiles(folder)
+    } catch (err) {
+      wrap(err)
+    }
+    return this.importIdx(files, title ?? basename(folder), folder)
+  }
+
+  /** The four IDX files given one by one; each name must say its role (train/t10k, images/labels). */
+  async importFiles(paths: string[], title?: string): Promise<DatasetInfo> {
+    const found: Partial<IdxFiles> = {}
+    for (const p of paths.map((x) => resolve(x))) {
+      const role = roleOf(basename(p))
+      if (!role) throw new DatasetDataError(new IdxError('not_found', p, 'the name does not say which IDX file it is (expected e.g. train-images-idx3-ubyte[.gz])'))
+      if (found[role]) throw new DatasetDataError(new IdxError('not_found', p, `a second file for the same role as ${found[role]}`))
+      found[role] = p
+    }
+    const missing = roles.filter((r) => !found[r])
+    if (missing.length)
+      throw new DatasetDataError(new IdxError('not_found', paths.join(', '), `missing ${missing.map((r) => canonicalNames[r] + '[.gz]').join(', ')}`))
+    const files = found as IdxFiles
+    return this.importIdx(files, title ?? basename(dirname(files.trainImages)), dirname(files.trainImages))
+  }
+
+  private async importIdx(files: IdxFiles, name: string, from: string): Promise<DatasetInfo> {
+    let sets: Awaited<ReturnType<typeof readIdxSets>>
+    try {
       sets = await readIdxSets(files, null)
     } catch (err) {
       wrap(err)
     }
     if (sets.train.height !== sets.train.width)
       throw new StudioError('data_error', `${files.trainImages}: images are ${sets.train.height}x${sets.train.width}; only square images are supported`)
-    const name = title ?? basename(folder)
     const registry = this.readRegistry()
     const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40) || 'dataset'
     const taken = new Set([...this.catalog.map((e) => e.id), ...registry.datasets.map((d) => d.id)])
@@ -345,7 +368,7 @@ export class DatasetStore {
       trainCount: sets.train.count,
       testCount: sets.test.count,
       imageSize: sets.train.height,
-      importedFrom: folder,
+      importedFrom: from,
       importedAt: new Date().toISOString()
     }
     registry.datasets.push(entry)

@@ -175,3 +175,15 @@ describe('DatasetStore.download', () => {
     expect(catalog.filter((e) => e.download).map((e) => e.id)).toEqual(['mnist', 'fashion-mnist-full', 'kmnist'])
   })
 })
+
+describe('cancelling', () => {
+  it('stops on the signal, keeps the .part and says so', async () => {
+    const ctl = new AbortController()
+    ctl.abort()
+    const err = await rejection(
+      downloadFile({ datasetId: 'x', name: 'big.bin', md5: md5(big), mirrors: [`${base}/a/`], dest: join(dir, 'big.bin'), part: join(dir, 'big.bin.part'), signal: ctl.signal })
+    )
+    expect(err.message).toMatch(/cancelled/)
+    expect(existsSync(join(dir, 'big.bin'))).toBe(false)
+  })
+})

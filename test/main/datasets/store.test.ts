@@ -223,3 +223,23 @@ describe('writeFolderAtomic', () => {
     expect(readdirSync(join(dir, 'cache'))).toEqual(['x'])
   })
 })
+
+describe('DatasetStore.importFiles', () => {
+  it('imports four files named by role, from anywhere', async () => {
+    const a = join(dir, 'a')
+    const b = join(dir, 'b')
+    cpSync(join(fixtures, 'tiny-gz'), a, { recursive: true })
+    cpSync(join(fixtures, 'tiny-raw'), b, { recursive: true })
+    const store = new DatasetStore({ dataDir: join(dir, 'data') })
+    const info = await store.importFiles(
+      [join(a, 'train-images-idx3-ubyte.gz'), join(b, 'train-labels.idx1-ubyte'), join(a, 't10k-images-idx3-ubyte.gz'), join(b, 't10k-labels.idx1-ubyte')],
+      'Mixed'
+    )
+    expect(info).toMatchObject({ id: 'imported-mixed', trainCount: 20, testCount: 10 })
+    expect((await store.load('imported-mixed')).test.count).toBe(10)
+    const err = (await rejection(store.importFiles([join(a, 'train-images-idx3-ubyte.gz')]))) as DatasetDataError
+    expect(err.message).toMatch(/missing train-labels-idx1-ubyte\[\.gz\], t10k-images/)
+    const odd = (await rejection(store.importFiles([join(fixtures, 'make-fixtures.ts')]))) as DatasetDataError
+    expect(odd.idx.file).toBe(join(fixtures, 'make-fixtures.ts'))
+  })
+})
