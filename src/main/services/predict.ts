@@ -142,6 +142,9 @@ export class Predictor {
     }
     if (hit) this.evictKey(key)
     const loaded = (async (): Promise<Loaded> => {
+      // A host may have registered a backend (wasm) without initialising it; tfjs refuses to
+      // build a model until the active backend is ready.
+      await tf.ready()
       const artifacts = readArtifacts(runId, kind, dir)
       let model: tf.LayersModel
       try {
