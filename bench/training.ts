@@ -47,16 +47,11 @@ function config(id: string, over: Partial<TrainConfigInput>): TrainConfigInput {
   return { ...(p.recommended as TrainConfigInput), model: id, spec: p.spec, dataset: 'random', seed: 0, ...over }
 }
 
-/** Examples/s of the second epoch (the first pays for kernel set-up), per repeat. */
-async function lenetTraining(): Promise<number[]> {
-  const data = randomData(60 * 256, 256)
-  const rates: number[] = []
-  for (let r = 0; r < REPEATS; r++) {
-    const perEpoch: number[] = []
-    await train(config('lenet5', { epochs: 2, batchSize: 256 }), data, { onEpoch: (e) => void perEpoch.push(e.examplesPerSec) })
-    rates.push(perEpoch[1])
-  }
-  return rates
+/** Examples/s of the second epoch (the first pays for kernel set-up). */
+async function lenetTraining(data: DatasetArrays): Promise<number> {
+  const perEpoch: number[] = []
+  await train(config('lenet5', { epochs: 2, batchSize: 256 }), data, { onEpoch: (e) => void perEpoch.push(e.examplesPerSec) })
+  return perEpoch[1]
 }
 
 async function lenetInference(): Promise<number[]> {
@@ -99,7 +94,8 @@ interface TorchFigures {
   threads: number
 }
 
-function torchReference(): { runs: TorchFigures[] } | { skipped: string } {
+/** A function that measures PyTorch once per call, or why it cannot. */
+function torchReference(): { measure: () => TorchFigures | string } | { skipped: string } {
   const script = join(process.cwd(), 'bench', 'torch_lenet.py')
   const extra = existsSync('/tmp/pylib') ? '/tmp/pylib' : ''
   const env = { ...process.env, PYTHONPATH: [process.env.PYTHONPATH, extra].filter(Boolean).join(':') }
@@ -107,14 +103,14 @@ function torchReference(): { runs: TorchFigures[] } | { skipped: string } {
   if (probe.status !== 0) {
     return { skipped: `python3 cannot import torch (${(probe.stderr || probe.error?.message || '').trim().split('\n').pop()}); PyTorch reference skipped` }
   }
-  const runs: TorchFigures[] = []
-  for (let r = 0; r < REPEATS; r++) {
-    const out = spawnSync('python3', [script, '--steps', '60'], { env, encoding: 'utf8', timeout: 600_000 })
-    const line = out.stdout.split('\n').find((l) => l.startsWith('TORCH_JSON '))
-    if (!line) return { skipped: `torch_lenet.py failed: ${out.stderr.trim().split('\n').pop()}` }
-    runs.push(JSON.parse(line.slice('TORCH_JSON '.length)) as TorchFigures)
+  return {
+    measure: () => {
+      const out = spawnSync('python3', [script, '--steps', '60'], { env, encoding: 'utf8', timeout: 600_000 })
+      const line = out.stdout.split('\n').find((l) => l.startsWith('TORCH_JSON '))
+      if (!line) return `torch_lenet.py failed: ${out.stderr.trim().split('\n').pop()}`
+      return JSON.parse(line.slice('TORCH_JSON '.length)) as TorchFigures
+    }
   }
-  return { runs }
 }
 
 export async function run(): Promise<Record<string, unknown>> {
@@ -123,7 +119,21 @@ export async function run(): Promise<Record<string, unknown>> {
   const note = native.ok ? 'native tensorflow (tfjs-node, oneDNN)' : `native tensorflow not loadable (${native.reason}); using ${backend}`
   console.log(`backend: ${backend} — ${note}`)
 
-  const training = stats(await lenetTraining())
+  // Ours and PyTorch's runs alternate, so that both see the same load on a shared machine.
+  const reference = torchReference()
+  const torchRuns: TorchFigures[] = []
+  let torchError: string | null = 'skipped' in reference ? reference.skipped : null
+  const data = randomData(60 * 256, 256)
+  const ourRates: number[] = []
+  for (let r = 0; r < REPEATS; r++) {
+    ourRates.push(await lenetTraining(data))
+    if ('measure' in reference && torchError === null) {
+      const t = reference.measure()
+      if (typeof t === 'string') torchError = t
+      else torchRuns.push(t)
+    }
+  }
+  const training = stats(ourRates)
   console.log(`lenet5 training, batch 256: best ${Math.round(training.best)} examples/s, median ${Math.round(training.median)}`)
   const inference = stats(await lenetInference())
   console.log(`lenet5 inference, batch 256: best ${Math.round(inference.best)} examples/s, median ${Math.round(inference.median)}`)
@@ -139,15 +149,14 @@ export async function run(): Promise<Record<string, unknown>> {
     console.log(`alexnet: skipped, ${alexnet.skipped}`)
   }
 
-  const torch = torchReference()
   let ratio: { best: number; median: number } | null = null
-  if ('runs' in torch) {
-    const t = stats(torch.runs.map((r) => r.examplesPerSec))
-    ratio = { best: training.best / t.best, median: training.median / t.median }
-    console.log(`pytorch ${torch.runs[0].torch} (${torch.runs[0].threads} threads) lenet5 training: best ${Math.round(t.best)} examples/s, median ${Math.round(t.median)}`)
+  const torchStats = torchRuns.length > 0 ? stats(torchRuns.map((r) => r.examplesPerSec)) : null
+  if (torchStats && torchError === null) {
+    ratio = { best: training.best / torchStats.best, median: training.median / torchStats.median }
+    console.log(`pytorch ${torchRuns[0].torch} (${torchRuns[0].threads} threads) lenet5 training: best ${Math.round(torchStats.best)} examples/s, median ${Math.round(torchStats.median)}`)
     console.log(`ratio tfjs/${backend} : pytorch = ${ratio.best.toFixed(2)} (best vs best), ${ratio.median.toFixed(2)} (median vs median)`)
   } else {
-    console.log(torch.skipped)
+    console.log(torchError)
   }
 
   console.log('')
@@ -161,7 +170,7 @@ export async function run(): Promise<Record<string, unknown>> {
     lenet5TrainExamplesPerSec: training,
     lenet5InferExamplesPerSec: inference,
     alexnetSecondsPerStep: alexnet,
-    pytorch: 'runs' in torch ? stats(torch.runs.map((r) => r.examplesPerSec)) : torch,
+    pytorch: torchError === null ? torchStats : { skipped: torchError },
     ratioToPytorch: ratio
   }
   console.log('TRAINING_JSON ' + JSON.stringify(figures))
