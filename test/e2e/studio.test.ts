@@ -73,15 +73,25 @@ async function go(hash: string): Promise<void> {
   await page.evaluate((h) => (window.location.hash = h), hash)
 }
 
+let startClickedAt = 0
+/** [start click, run ended] of each training run, in the page's performance.now() time. */
+const runWindows: [number, number][] = []
+/** The requirement: no long task over 50 ms in the page while a run trains. */
+const LONGTASK_LIMIT_MS = Number(process.env.E2E_LONGTASK_LIMIT_MS ?? 50)
+
 /** Starts a tiny run from the New run form; returns its id (from the /live/<id> address). */
-async function startRun(opts: { name: string; lr?: string }): Promise<number> {
+async function startRun(opts: { name: string; lr?: string; preset?: string }): Promise<number> {
   await page.locator('[data-testid="total-params"]').waitFor()
+  // LeNet-5 with Adam learns within one short epoch (the sigmoid d2l recipe needs several).
+  if (opts.preset) await page.selectOption('[data-testid="preset"]', opts.preset)
   await page.selectOption('[data-testid="dataset"]', 'mnist-sample')
   await page.fill('[data-testid="train-limit"]', '3000')
   await page.fill('[data-testid="epochs"]', '1')
   await page.fill('[data-testid="batch-size"]', '32')
   if (opts.lr) await page.fill('[data-testid="lr"]', opts.lr)
   await page.fill('input[placeholder="e.g. lenet lr 0.9"]', opts.name)
+  // The run starts at this click: long tasks are counted from here.
+  startClickedAt = await page.evaluate(() => performance.now())
   await page.click('[data-testid="start"]')
   await page.waitForURL(/#\/live\/\d+/)
   return Number(/#\/live\/(\d+)/.exec(page.url())![1])
@@ -158,12 +168,13 @@ describe('Conv Studio in Chromium (web mode)', () => {
   let firstId = 0
   let secondId = 0
 
-  it('trains a 1-epoch run and the live curve grows while it trains, without long tasks', async () => {
+  it('trains a 1-epoch run and the live curve grows while it trains', async () => {
     await page.locator('[data-testid="total-params"]').waitFor({ timeout: 60_000 })
     await page.locator('.samples canvas').first().waitFor()
     await shot('new-run')
-    const t0 = await page.evaluate(() => performance.now())
-    firstId = await startRun({ name: 'e2e first' })
+    firstId = await startRun({ name: 'e2e first', preset: 'lenet5-adam' })
+    const t0 = startClickedAt
+    const liveAt = await page.evaluate(() => performance.now())
     await page.locator('[data-testid="live-chart"][data-points]').waitFor()
     let shotTaken = false
     const counts: number[] = []
@@ -187,10 +198,11 @@ describe('Conv Studio in Chromium (web mode)', () => {
     expect(counts.length, `point counts seen while training: ${counts.join(', ')}`).toBeGreaterThanOrEqual(2)
     expect(counts[counts.length - 1]).toBeGreaterThan(counts[0])
     if (!shotTaken) await shot('live')
-    const tasks = await page.evaluate(([a, b]) => (window as unknown as { __longTasks: { start: number; duration: number }[] }).__longTasks.filter((t) => t.start >= a && t.start <= b), [t0, t1])
-    const worst = tasks.reduce((m, t) => Math.max(m, t.duration), 0)
-    console.log(`[e2e] live run: ${counts.length} distinct point counts (${counts[0]} → ${counts[counts.length - 1]}); long tasks during the run: ${tasks.length}, worst ${worst.toFixed(1)} ms over ${((t1 - t0) / 1000).toFixed(1)} s`)
-    expect(worst, 'no long task over 50 ms in the page during a run').toBeLessThanOrEqual(50)
+    runWindows.push([t0, t1])
+    const redraw = Number(await page.locator('[data-testid="live-chart"]').getAttribute('data-max-redraw-ms'))
+    console.log(`[e2e] live run: ${counts.length} distinct point counts (${counts[0]} → ${counts[counts.length - 1]}); slowest chart update ${redraw.toFixed(1)} ms; on the live view ${((liveAt - t0) / 1000).toFixed(2)} s after Start`)
+    // What the view itself costs per update; the long-task check at the end also sees everything else in the page.
+    expect(redraw).toBeLessThan(LONGTASK_LIMIT_MS)
     await page.locator('[data-testid="epoch-table"] tbody tr').first().waitFor()
   })
 
@@ -220,9 +232,10 @@ describe('Conv Studio in Chromium (web mode)', () => {
   it('trains a second run through "train again" and compares the two', async () => {
     await page.click('[data-testid="train-again"]')
     await page.waitForURL(/#\/new$/)
-    secondId = await startRun({ name: 'e2e second', lr: '0.3' })
+    secondId = await startRun({ name: 'e2e second', lr: '0.003' })
     expect(secondId).not.toBe(firstId)
     const { status } = await watchLive()
+    runWindows.push([startClickedAt, await page.evaluate(() => performance.now())])
     expect(status).toBe('completed')
     await go('/runs')
     for (const id of [firstId, secondId]) await page.locator(`tr[data-run-id="${id}"] input[type="checkbox"]`).check()
@@ -289,5 +302,19 @@ describe('Conv Studio in Chromium (web mode)', () => {
 
   it('the page logged no error', () => {
     expect(pageErrors).toEqual([])
+  })
+
+  it(`the page had no long task over ${LONGTASK_LIMIT_MS} ms while runs trained`, async () => {
+    const all = await page.evaluate(() => (window as unknown as { __longTasks: { start: number; duration: number }[] }).__longTasks)
+    const during = all.filter((t) => runWindows.some(([a, b]) => t.start >= a && t.start <= b))
+    const worst = during.reduce((m, t) => Math.max(m, t.duration), 0)
+    const seconds = runWindows.reduce((n, [a, b]) => n + (b - a) / 1000, 0)
+    for (const t of during) {
+      const w = runWindows.findIndex(([a, b]) => t.start >= a && t.start <= b)
+      console.log(`[e2e]   long task ${t.duration.toFixed(0)} ms, run ${w + 1}, +${(t.start - runWindows[w][0]).toFixed(0)} ms after Start`)
+    }
+    console.log(`[e2e] long tasks while training (${runWindows.length} runs, ${seconds.toFixed(1)} s): ${during.length}, worst ${worst.toFixed(0)} ms`)
+    expect(runWindows).toHaveLength(2)
+    expect(worst, 'the worst long task in the page while a run trained').toBeLessThanOrEqual(LONGTASK_LIMIT_MS)
   })
 })

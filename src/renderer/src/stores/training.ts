@@ -71,9 +71,28 @@ export const useTrainingStore = defineStore('training', () => {
     }
   }
 
+  /** The record as it is now: the backend and device are known only once the training process started. */
+  async function refresh(runId: number): Promise<void> {
+    if (fetching.has(runId)) return
+    fetching.add(runId)
+    try {
+      const run = await api.invoke('runs.get', { runId })
+      const live = runs[runId]
+      if (live) {
+        live.run = run
+        live.tick++
+      }
+    } catch {
+      // Keep what we have; the next status event tries again.
+    } finally {
+      fetching.delete(runId)
+    }
+  }
+
   api.on('training.batch', (e) => {
     const live = runs[e.runId]
     if (!live) return void ensure(e.runId)
+    if (live.run.backend === null) void refresh(e.runId)
     live.curve.push({ x: e.x, loss: e.loss, acc: e.acc })
     live.epoch = e.epoch
     live.x = e.x
@@ -98,17 +117,9 @@ export const useTrainingStore = defineStore('training', () => {
     if (!live) return void ensure(e.runId)
     live.status = e.status
     live.error = e.error
-    if (isTerminal(e.status)) {
-      live.etaSeconds = null
-      // The final record carries test accuracy and best epoch.
-      void api.invoke('runs.get', { runId: e.runId }).then(
-        (run) => {
-          live.run = run
-          live.tick++
-        },
-        () => undefined
-      )
-    }
+    if (isTerminal(e.status)) live.etaSeconds = null
+    // 'running' brings the backend and device; the end brings test accuracy and the best epoch.
+    void refresh(e.runId)
     live.tick++
   })
 
