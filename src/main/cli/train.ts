@@ -122,7 +122,10 @@ async function runTrain(flags: TrainFlags, cmd: Command): Promise<number> {
   const unsubscribe = services.training.subscribe((e: HostEvent) => {
     if (runId !== null && e.runId !== runId) return
     if (json) {
-      if (e.type !== 'finished') out({ event: e.type, ...e })
+      if (e.type !== 'finished') {
+        const { type, ...rest } = e
+        out({ event: type, ...rest })
+      }
     }
     switch (e.type) {
       case 'started':
