@@ -8,6 +8,7 @@ import { gunzipSync as fflateGunzip } from 'fflate'
 import { epochOrder } from '../src/core/data/batches'
 import { parseImages } from '../src/core/data/idx'
 import { splitIndices } from '../src/core/data/split'
+import type { ImageSet } from '../src/core/data/types'
 import { clearDatasetMemory, DatasetStore } from '../src/main/services/datasets'
 import { readIdxBytes } from '../src/main/services/datasets-io'
 
@@ -22,6 +23,28 @@ async function median(times: number, fn: () => Promise<unknown> | unknown): Prom
   }
   ms.sort((a, b) => a - b)
   return Math.round(ms[ms.length >> 1])
+}
+
+/** Records (label + pixels) in common between `ours` and `canon`, counted as multisets. */
+function compareRecords(ours: ImageSet[], canon: ImageSet): { common: number; onlyOurs: number; onlyCanonical: number } {
+  const counts = new Map<string, number>()
+  const keyOf = (s: ImageSet, i: number) => {
+    const n = s.height * s.width
+    return `${s.labels[i]}:${Buffer.from(s.images.buffer, s.images.byteOffset + i * n, n).toString('base64')}`
+  }
+  for (let i = 0; i < canon.count; i++) counts.set(keyOf(canon, i), (counts.get(keyOf(canon, i)) ?? 0) + 1)
+  let common = 0
+  let onlyOurs = 0
+  for (const s of ours)
+    for (let i = 0; i < s.count; i++) {
+      const k = keyOf(s, i)
+      const left = counts.get(k) ?? 0
+      if (left > 0) {
+        common++
+        counts.set(k, left - 1)
+      } else onlyOurs++
+    }
+  return { common, onlyOurs, onlyCanonical: canon.count - common }
 }
 
 export async function run(): Promise<Record<string, unknown>> {
@@ -64,6 +87,22 @@ export async function run(): Promise<Record<string, unknown>> {
       rows.push([`${id}: first start (convert npm JSON -> IDX cache)`, `${figures[`${id}FirstLoadMs`]} ms`])
       rows.push([`${id}: later start (IDX cache)`, `${figures[`${id}CachedLoadMs`]} ms`])
       rows.push([`${id}: in memory`, `${figures[`${id}MemoryLoadMs`]} ms`])
+    }
+    // The package-vs-canonical facts in the catalog notes, re-checked on the converted arrays.
+    for (const [id, canonDir, pairs] of [
+      ['fashion-mnist', 'fashion-mnist', [['train', 'train'], ['test', 't10k']]],
+      ['mnist-sample', 'mnist-10k', [['train+test', 'train']]]
+    ] as const) {
+      if (!existsSync(join(shared, canonDir))) continue
+      const d = await new DatasetStore({ dataDir }).load(id)
+      for (const [ours, theirs] of pairs) {
+        const sets = ours === 'train' ? [d.train] : ours === 'test' ? [d.test] : [d.train, d.test]
+        const canon = await new DatasetStore({ dataDir }).load(join(shared, canonDir))
+        const c = theirs === 'train' ? canon.train : canon.test
+        const key = `${id}:${ours}VsCanonical${theirs === 'train' ? 'Train' : 'Test'}`
+        figures[key] = compareRecords(sets, c)
+        rows.push([key, JSON.stringify(figures[key])])
+      }
     }
     const data = await new DatasetStore({ dataDir }).load('fashion-mnist')
     figures.split60kStratifiedMs = await median(5, () => splitIndices(data.train.labels, 0.2, 1, true))
