@@ -169,14 +169,14 @@ export class DatasetStore {
       loader = () => this.loadFolder(join(this.paths.datasets, imported.id), imported)
     } else if (isAbsolute(idOrFolder) || idOrFolder.includes('/') || idOrFolder.includes(sep) || existsSync(idOrFolder)) {
       const folder = resolve(idOrFolder)
-      let files: IdxFiles
       try {
-        files = findIdxFiles(folder)
+        const files = findIdxFiles(folder)
+        // A folder's files can change between loads: the key carries their sizes and times.
+        key = `folder|${folder}|${roles.map((r) => `${statSync(files[r]).size}:${statSync(files[r]).mtimeMs}`).join('|')}`
       } catch (err) {
-        wrap(err)
+        if (err instanceof IdxError) wrap(err)
+        throw new StudioError('data_error', `${folder}: a file vanished while reading the folder (${err instanceof Error ? err.message : String(err)})`)
       }
-      // A folder's files can change between loads: the key carries their sizes and times.
-      key = `folder|${folder}|${roles.map((r) => `${statSync(files[r]).size}:${statSync(files[r]).mtimeMs}`).join('|')}`
       loader = () => this.loadFolder(folder, null)
     } else {
       const known = [...this.catalog.map((e) => e.id), ...this.readRegistry().datasets.map((d) => d.id)]
@@ -201,7 +201,7 @@ export class DatasetStore {
       : (Object.fromEntries(roles.map((r) => [r, join(dir, canonicalNames[r])])) as IdxFiles)
     try {
       const sets = await readIdxSets(files, entry.classes.length)
-      return { id: entry.id, title: entry.title, classes: entry.classes, style: entry.style, train: sets.train, test: sets.test }
+      return { id: entry.id, title: entry.title, classes: [...entry.classes], style: entry.style, train: sets.train, test: sets.test }
     } catch (err) {
       wrap(err)
     }
