@@ -103,8 +103,9 @@ export function register(program: Command): void {
   datasets
     .command('download <id>')
     .description('download a dataset from its canonical mirrors (resumes, checks md5)')
+    .option('--mirror <url...>', 'base URL(s) to try instead of the canonical mirrors (the md5s are still checked)')
     .action(
-      action(async (id: string, _opts: unknown, cmd: Command) => {
+      action(async (id: string, opts: { mirror?: string[] }, cmd: Command) => {
         let bar: SingleBar | null = null
         let barFile: string | null = null
         const tty = process.stderr.isTTY === true
@@ -133,7 +134,8 @@ export function register(program: Command): void {
         const onSigint = () => ctl.abort()
         process.once('SIGINT', onSigint)
         try {
-          const info = await new DatasetStore({ dataDir: dataDirOf(cmd), onProgress }).download(id, ctl.signal)
+          const mirrors = opts.mirror ? { [id]: opts.mirror } : undefined
+          const info = await new DatasetStore({ dataDir: dataDirOf(cmd), onProgress, mirrors }).download(id, ctl.signal)
           process.stdout.write(`${info.id} is ${info.status}: ${count(info.trainCount)} train, ${count(info.testCount)} test\n`)
         } finally {
           process.off('SIGINT', onSigint)

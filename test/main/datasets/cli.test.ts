@@ -60,3 +60,29 @@ describe('conv-studio datasets', () => {
     expect(unknown.stderr).toMatch(/^error: No dataset 'emnist'\. Downloadable: mnist, fashion-mnist-full, kmnist\.\n$/)
   })
 })
+
+describe('conv-studio datasets download --mirror', () => {
+  it('downloads through the given mirror and refuses bytes whose md5 is wrong', async () => {
+    const { createServer } = await import('node:http')
+    const { readFileSync } = await import('node:fs')
+    const served: string[] = []
+    const server = createServer((req, res) => {
+      served.push(req.url ?? '')
+      // The tiny fixture under MNIST's names: right format, wrong md5s for the real MNIST.
+      const body = readFileSync(join(__dirname, '../../fixtures/data/tiny-gz', (req.url ?? '').replace('/m/', '')))
+      res.writeHead(200, { 'Content-Length': body.length }).end(body)
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    try {
+      const port = (server.address() as { port: number }).port
+      const r = await cli('datasets', 'download', 'mnist', '--mirror', `http://127.0.0.1:${port}/m/`)
+      expect(served).toEqual(['/m/train-images-idx3-ubyte.gz'])
+      expect(r.code).toBe(1)
+      expect(r.stderr).toMatch(/error: Could not download train-images-idx3-ubyte\.gz: .*md5 [0-9a-f]{32} does not match the expected f68b3c2dcbeaaa9fbdd348bbdeb94873/)
+      const list = JSON.parse((await cli('datasets', 'list', '--json')).stdout) as DatasetInfo[]
+      expect(list.find((d) => d.id === 'mnist')!.status).toBe('available')
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()))
+    }
+  })
+})
