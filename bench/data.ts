@@ -64,11 +64,13 @@ export async function run(): Promise<Record<string, unknown>> {
     const gz = new Uint8Array(readFileSync(trainImages))
     figures.fashionTrainImagesFflateGunzipMs = await median(3, () => fflateGunzip(gz))
     rows.push(['  same gunzip with fflate (for comparison)', `${figures.fashionTrainImagesFflateGunzipMs} ms`])
-    const store = new DatasetStore({ dataDir: mkdtempSync(join(tmpdir(), 'cs-bench-data-')) })
+    const scratch = mkdtempSync(join(tmpdir(), 'cs-bench-data-'))
+    const store = new DatasetStore({ dataDir: scratch })
     figures.fashionFolderLoadMs = await median(5, async () => {
       clearDatasetMemory()
       return store.load(fashion)
     })
+    rmSync(scratch, { recursive: true, force: true })
     rows.push(['Fashion-MNIST folder, all four files (70k): load', `${figures.fashionFolderLoadMs} ms`])
   } else rows.push([`${fashion}`, 'missing: skipped'])
 
