@@ -3,12 +3,14 @@
 // Images: a rendered test digit from the fixture (JPEG, a few hundred pixels) and a 12-megapixel
 // phone-sized photo of a digit (decoded with JPEG shrink-on-load to 1024 px).
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import sharp from 'sharp'
 import * as tf from '@tensorflow/tfjs'
 import { getPreset } from '../src/core/models/presets'
 import { Predictor } from '../src/main/services/predict'
+import { decodeImage } from '../src/main/services/image-decode'
+import { preprocess } from '../src/core/predict/pipeline'
 import { RunStore } from '../src/main/services/runs'
 import { TrainConfigSchema } from '../src/shared/schemas'
 
@@ -22,6 +24,23 @@ interface Row {
   p50: number
   p95: number
   mean: number
+  /** p50 of the two stages before the network, measured on their own. */
+  decodeP50: number
+  preprocessP50: number
+}
+
+async function stages(name: string, bytes: Buffer): Promise<{ decode: number; pre: number }> {
+  const dec: number[] = []
+  const pre: number[] = []
+  for (let i = 0; i < 50; i++) {
+    const t0 = performance.now()
+    const d = await decodeImage(name, bytes)
+    const t1 = performance.now()
+    preprocess(d.rgba, d.width, d.height, { style: 'digits' })
+    pre.push(performance.now() - t1)
+    dec.push(t1 - t0)
+  }
+  return { decode: percentile(dec.sort((a, b) => a - b), 0.5), pre: percentile(pre.sort((a, b) => a - b), 0.5) }
 }
 
 function percentile(sorted: number[], q: number): number {
@@ -92,13 +111,16 @@ export async function run(): Promise<Record<string, unknown>> {
       const predictor = new Predictor({ runs: store })
       for (const [name, bytes] of images) {
         const ms = await time(predictor, runId, name, bytes)
+        const st = await stages(name, bytes)
         rows.push({
           backend,
           image: name,
           pixels: sizes.get(name) ?? '?',
           p50: +percentile(ms, 0.5).toFixed(2),
           p95: +percentile(ms, 0.95).toFixed(2),
-          mean: +(ms.reduce((a, b) => a + b, 0) / ms.length).toFixed(2)
+          mean: +(ms.reduce((a, b) => a + b, 0) / ms.length).toFixed(2),
+          decodeP50: +st.decode.toFixed(2),
+          preprocessP50: +st.pre.toFixed(2)
         })
       }
       predictor.evict()
@@ -107,12 +129,17 @@ export async function run(): Promise<Record<string, unknown>> {
     store.close()
     rmSync(dir, { recursive: true, force: true })
   }
-  console.log(`one dropped image end to end (decode, preprocess, LeNet-5, top-3), ${ITERATIONS} iterations, model loaded`)
-  console.log(['backend'.padEnd(11), 'image'.padEnd(34), 'size'.padEnd(10), 'p50 ms'.padStart(8), 'p95 ms'.padStart(8), 'mean ms'.padStart(8)].join(' '))
+  // The machine's load says how far these are from an idle machine's figures.
+  const load = loadavg()[0]
+  console.log(`one dropped image end to end (decode, preprocess, LeNet-5, top-3), ${ITERATIONS} iterations, model loaded; load average ${load.toFixed(1)}`)
+  const head = ['backend'.padEnd(11), 'image'.padEnd(34), 'size'.padEnd(10), 'p50 ms', 'p95 ms', 'mean ms', 'decode p50', 'prep p50']
+  console.log(head.map((h, i) => (i < 3 ? h : h.padStart(10))).join(' '))
   for (const r of rows) {
-    console.log([r.backend.padEnd(11), r.image.padEnd(34), r.pixels.padEnd(10), String(r.p50).padStart(8), String(r.p95).padStart(8), String(r.mean).padStart(8)].join(' '))
+    console.log(
+      [r.backend.padEnd(11), r.image.padEnd(34), r.pixels.padEnd(10), ...[r.p50, r.p95, r.mean, r.decodeP50, r.preprocessP50].map((v) => String(v).padStart(10))].join(' ')
+    )
   }
-  const result = { iterations: ITERATIONS, targetMs: 50, rows }
+  const result = { iterations: ITERATIONS, targetMs: 50, loadAverage: +load.toFixed(2), cpus: (await import('node:os')).cpus().length, rows }
   console.log('PREDICT_JSON ' + JSON.stringify(result))
   return result
 }

@@ -9,7 +9,7 @@ import { StudioError } from '../../shared/contract'
 import type { GrayImage, PredictResult, PreprocessStep } from '../../shared/domain'
 import type { ModelSpec } from '../../shared/schemas'
 import { modelFromArtifacts, toInputTensor } from '../../core/models/io'
-import { NoInkError, preprocess, resample, type PipelineImage, type PreprocessStyle } from '../../core/predict/pipeline'
+import { NoInkError, preprocess, type PipelineImage, type PreprocessStyle } from '../../core/predict/pipeline'
 import { decodeImage, ImageDecodeError } from './image-decode'
 import type { RunStore } from './runs'
 
@@ -171,19 +171,41 @@ export class Predictor {
   }
 
   private toStep(s: PipelineImage): PreprocessStep {
-    let { width, height, pixels } = s
-    const longest = Math.max(width, height)
-    if (longest > this.previewSide) {
-      const w = Math.max(1, Math.round((width * this.previewSide) / longest))
-      const h = Math.max(1, Math.round((height * this.previewSide) / longest))
-      const f = resample(Float32Array.from(pixels), width, height, w, h)
-      pixels = Uint8Array.from(f, (v) => Math.round(Math.min(255, Math.max(0, v))))
-      width = w
-      height = h
+    const preview = shrinkForPreview(s, this.previewSide)
+    const image: GrayImage = {
+      width: preview.width,
+      height: preview.height,
+      pixels: Buffer.from(preview.pixels.buffer, preview.pixels.byteOffset, preview.pixels.byteLength).toString('base64')
     }
-    const image: GrayImage = { width, height, pixels: Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength).toString('base64') }
     return { name: s.name, image }
   }
+}
+
+/**
+ * A step image small enough to send to the UI: the mean of each k x k block, k the smallest whole
+ * factor that brings the longest side within `side`. One pass over bytes; it only has to look right.
+ */
+export function shrinkForPreview(s: PipelineImage, side: number): PipelineImage {
+  const k = Math.ceil(Math.max(s.width, s.height) / side)
+  if (k <= 1) return s
+  const w = Math.ceil(s.width / k)
+  const h = Math.ceil(s.height / k)
+  const sum = new Uint32Array(w * h)
+  const count = new Uint32Array(w * h)
+  const col = new Int32Array(s.width)
+  for (let x = 0; x < s.width; x++) col[x] = (x / k) | 0
+  const px = s.pixels
+  for (let y = 0, i = 0; y < s.height; y++) {
+    const row = ((y / k) | 0) * w
+    for (let x = 0; x < s.width; x++, i++) sum[row + col[x]] += px[i]
+  }
+  for (let y = 0; y < h; y++) {
+    const rows = Math.min(k, s.height - y * k)
+    for (let x = 0; x < w; x++) count[y * w + x] = rows * Math.min(k, s.width - x * k)
+  }
+  const pixels = new Uint8Array(w * h)
+  for (let o = 0; o < pixels.length; o++) pixels[o] = Math.round(sum[o] / count[o])
+  return { name: s.name, width: w, height: h, pixels }
 }
 
 function readArtifacts(runId: number, kind: WeightsKind, dir: string): tf.io.ModelArtifacts {

@@ -4,7 +4,7 @@ import { deflateSync } from 'node:zlib'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { decodeImage, ImageDecodeError, type ImageProblem } from '../../../src/main/services/image-decode'
-import { Predictor } from '../../../src/main/services/predict'
+import { Predictor, shrinkForPreview } from '../../../src/main/services/predict'
 import { StudioError } from '../../../src/shared/contract'
 import { CLASSES, FIXTURES, setupRun, type ManifestEntry, type Setup } from './helpers'
 
@@ -57,6 +57,17 @@ async function problemOf(p: Promise<unknown>): Promise<{ problem: ImageProblem; 
   }
   throw new Error('expected an ImageDecodeError')
 }
+
+describe('shrinkForPreview', () => {
+  it('averages k x k blocks, including the partial blocks at the edges', () => {
+    // 5x2, side 3 -> k = 2: blocks [0,1 / 5,6], [2,3 / 7,8], [4 / 9].
+    const s = { name: 'x', width: 5, height: 2, pixels: Uint8Array.from([0, 10, 20, 30, 40, 50, 60, 70, 80, 90]) }
+    const p = shrinkForPreview(s, 3)
+    expect({ w: p.width, h: p.height }).toEqual({ w: 3, h: 1 })
+    expect(Array.from(p.pixels)).toEqual([30, 50, 65])
+    expect(shrinkForPreview(s, 5)).toBe(s)
+  })
+})
 
 describe('Predictor on a trained LeNet-5', () => {
   let s: Setup
