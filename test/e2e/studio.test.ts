@@ -63,7 +63,9 @@ function seedBigRun(dir: string): number {
   }
 }
 
-async function shot(name: string): Promise<void> {
+async function shot(name: string, scrollTo?: string): Promise<void> {
+  if (scrollTo) await page.locator(scrollTo).first().evaluate((e) => e.scrollIntoView({ block: 'start' }))
+  else await page.evaluate(() => window.scrollTo(0, 0))
   // Let a frame pass so charts and canvases are painted.
   await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))))
   await page.screenshot({ path: join(shots, `${name}.png`), fullPage: false })
@@ -78,11 +80,13 @@ let startClickedAt = 0
 const runWindows: [number, number][] = []
 /** The requirement: no long task over 50 ms in the page while a run trains. */
 const LONGTASK_LIMIT_MS = Number(process.env.E2E_LONGTASK_LIMIT_MS ?? 50)
+/** The live chart's slowest update (dataset rebuild + chart.update('none')), measured by the view. */
+let slowestChartUpdate = Number.NaN
 
 /** Starts a tiny run from the New run form; returns its id (from the /live/<id> address). */
 async function startRun(opts: { name: string; lr?: string; preset?: string }): Promise<number> {
   await page.locator('[data-testid="total-params"]').waitFor()
-  // LeNet-5 with Adam learns within one short epoch (the sigmoid d2l recipe needs several).
+  // The modern LeNet-5 (ReLU, batch norm) learns within one short epoch; the sigmoid d2l one needs several.
   if (opts.preset) await page.selectOption('[data-testid="preset"]', opts.preset)
   await page.selectOption('[data-testid="dataset"]', 'mnist-sample')
   await page.fill('[data-testid="train-limit"]', '3000')
@@ -172,7 +176,7 @@ describe('Conv Studio in Chromium (web mode)', () => {
     await page.locator('[data-testid="total-params"]').waitFor({ timeout: 60_000 })
     await page.locator('.samples canvas').first().waitFor()
     await shot('new-run')
-    firstId = await startRun({ name: 'e2e first', preset: 'lenet5-adam' })
+    firstId = await startRun({ name: 'e2e first', preset: 'lenet5-modern' })
     const t0 = startClickedAt
     const liveAt = await page.evaluate(() => performance.now())
     await page.locator('[data-testid="live-chart"][data-points]').waitFor()
@@ -201,8 +205,7 @@ describe('Conv Studio in Chromium (web mode)', () => {
     runWindows.push([t0, t1])
     const redraw = Number(await page.locator('[data-testid="live-chart"]').getAttribute('data-max-redraw-ms'))
     console.log(`[e2e] live run: ${counts.length} distinct point counts (${counts[0]} → ${counts[counts.length - 1]}); slowest chart update ${redraw.toFixed(1)} ms; on the live view ${((liveAt - t0) / 1000).toFixed(2)} s after Start`)
-    // What the view itself costs per update; the long-task check at the end also sees everything else in the page.
-    expect(redraw).toBeLessThan(LONGTASK_LIMIT_MS)
+    slowestChartUpdate = redraw
     await page.locator('[data-testid="epoch-table"] tbody tr').first().waitFor()
   })
 
@@ -227,12 +230,13 @@ describe('Conv Studio in Chromium (web mode)', () => {
     expect(await figs.count()).toBe(Math.min(pick.n, 48))
     await page.locator('[data-testid="run-chart"][data-curves-ms]').waitFor()
     await shot('run-detail')
+    await shot('run-detail-confusion', '[data-testid="confusion-panel"]')
   })
 
   it('trains a second run through "train again" and compares the two', async () => {
     await page.click('[data-testid="train-again"]')
     await page.waitForURL(/#\/new$/)
-    secondId = await startRun({ name: 'e2e second', lr: '0.003' })
+    secondId = await startRun({ name: 'e2e second', lr: '0.03' })
     expect(secondId).not.toBe(firstId)
     const { status } = await watchLive()
     runWindows.push([startClickedAt, await page.evaluate(() => performance.now())])
@@ -245,6 +249,10 @@ describe('Conv Studio in Chromium (web mode)', () => {
     await expect.poll(async () => (await page.locator('[data-testid="config-diff"]').textContent()) ?? '').toContain('lr')
     await page.waitForTimeout(500)
     await shot('compare')
+    await page.locator('[data-testid="disagreements"] canvas').first().waitFor({ timeout: 60_000 })
+    // The images arrive cell by cell; give them a moment to fill in before the photo.
+    for (let i = 0; i < 100 && (await page.locator('[data-testid="disagreements"] .ph').count()) > 0; i++) await page.waitForTimeout(200)
+    await shot('compare-differences', '[data-testid="confusion-diff-panel"]')
   })
 
   it('predicts a PNG dropped on the window, and a drawing', async () => {
@@ -314,7 +322,9 @@ describe('Conv Studio in Chromium (web mode)', () => {
       console.log(`[e2e]   long task ${t.duration.toFixed(0)} ms, run ${w + 1}, +${(t.start - runWindows[w][0]).toFixed(0)} ms after Start`)
     }
     console.log(`[e2e] long tasks while training (${runWindows.length} runs, ${seconds.toFixed(1)} s): ${during.length}, worst ${worst.toFixed(0)} ms`)
+    console.log(`[e2e] slowest live chart update: ${slowestChartUpdate.toFixed(1)} ms`)
     expect(runWindows).toHaveLength(2)
+    expect(slowestChartUpdate, 'the live chart update itself').toBeLessThan(LONGTASK_LIMIT_MS)
     expect(worst, 'the worst long task in the page while a run trained').toBeLessThanOrEqual(LONGTASK_LIMIT_MS)
   })
 })

@@ -39,3 +39,20 @@ export function useChart<T extends ChartType>(canvas: Ref<HTMLCanvasElement | nu
   })
   return chart
 }
+
+/**
+ * Builds and drops one small chart while the page is idle, so chart.js's first real chart (the
+ * Live view, right after Start) does not pay for compiling its code paths and measuring fonts.
+ */
+export function prewarmCharts(): void {
+  const canvas = document.createElement('canvas')
+  canvas.width = 300
+  canvas.height = 150
+  if (!canvas.getContext?.('2d')) return
+  const chart = new Chart(canvas, {
+    type: 'line',
+    data: { datasets: [{ label: 'warm-up', data: [{ x: 0, y: 0 }, { x: 1, y: 1 }], parsing: false, pointRadius: 0 }] },
+    options: { animation: false, responsive: false, scales: { x: { type: 'linear' }, y: { type: 'linear' } } }
+  })
+  chart.destroy()
+}
