@@ -103,6 +103,19 @@ describe('Predictor on a trained LeNet-5', () => {
     }
   })
 
+  it('shrinks a large picture while decoding, and still finds the digit', async () => {
+    const { bytes, entry } = fixture('png')
+    const big = await sharp({ create: { width: 4000, height: 2500, channels: 3, background: '#ece8df' } })
+      .composite([{ input: await sharp(bytes).resize(500, 500).toBuffer(), left: 2900, top: 300 }])
+      .jpeg()
+      .toBuffer()
+    const d = await decodeImage('photo.jpg', big)
+    expect(d).toMatchObject({ format: 'jpeg', originalWidth: 4000, originalHeight: 2500, width: 800, height: 500 })
+    const r = await predictor.predictFile(s.runId, 'best', 'photo.jpg', big, 1)
+    expect(r.top[0].classIndex).toBe(entry.label)
+    for (const st of r.steps) expect(Math.max(st.image.width, st.image.height)).toBeLessThanOrEqual(280)
+  })
+
   it('predictPixels gives a probability row per raw image', async () => {
     const raws = manifest.slice(0, 5).map((m) => Buffer.from(m.raw, 'base64'))
     const probs = await predictor.predictPixels(s.runId, 'best', Buffer.concat(raws), 5, 28)
