@@ -4,6 +4,7 @@
 // backend probes and benchmarks. Started by Node's child_process.fork (through tsx) or, in the
 // Electron build, by utilityProcess.fork; both deliver the same messages.
 import { mkdirSync, writeFileSync } from 'node:fs'
+import { constants as osConstants, setPriority } from 'node:os'
 import { join } from 'node:path'
 import type * as tf from '@tensorflow/tfjs'
 import type { FromChild, ToChild } from './services/training'
@@ -18,6 +19,15 @@ interface ParentPort {
 }
 
 const parentPort = (process as unknown as { parentPort?: ParentPort }).parentPort
+
+// Training takes every core it can; the window must still draw at 60 fps. Lowering this process's
+// priority before the backend starts its thread pools (they inherit it) gives the UI the CPU first
+// and costs training nothing when the machine is otherwise idle.
+try {
+  setPriority(osConstants.priority.PRIORITY_BELOW_NORMAL)
+} catch {
+  // Not permitted on some systems; training then runs at normal priority.
+}
 
 function send(msg: FromChild): void {
   if (parentPort) parentPort.postMessage(msg)
