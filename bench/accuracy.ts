@@ -3,7 +3,7 @@
 //                                                          validation = test set), default seeds 0 1 2
 //   npx tsx bench/accuracy.ts <idx-folder> adam [seeds...]  lenet5, train/val/test script settings (Adam 1e-3, batch 128,
 //                                                          80/20 split, best epoch by val acc, 10 epochs)
-//   key=value arguments override the recipe's settings, e.g. init=xavier lr=0.002
+//   key=value arguments override the recipe's settings, e.g. init=xavier lr=0.002 model=lenet5-leaky
 // Prints one line per epoch and a JSON line per run, then the median test accuracy.
 import * as tf from '@tensorflow/tfjs'
 import { getPreset } from '../src/core/models/presets'
@@ -29,13 +29,19 @@ async function main(): Promise<void> {
   console.log(`backend: ${tf.getBackend()}${native.ok ? '' : ` (native not loaded: ${native.reason})`}`)
   const data = readIdxFolder(folder, folder)
   const preset = getPreset(recipe === 'd2l' ? 'lenet5' : 'lenet5-adam')!
+  // `model=<preset>` trains another network with the recipe's settings (e.g. model=lenet5-leaky).
+  const network = typeof overrides.model === 'string' ? getPreset(overrides.model) : preset
+  if (!network) {
+    console.error(`unknown model preset '${overrides.model}'`)
+    process.exit(2)
+  }
   const seeds = seedArgs.length > 0 ? seedArgs.map(Number) : [0, 1, 2]
   const accs: number[] = []
   for (const seed of seeds) {
     const config: TrainConfigInput = {
       ...(preset.recommended as TrainConfigInput),
-      model: preset.id,
-      spec: preset.spec,
+      model: network.id,
+      spec: network.spec,
       dataset: folder,
       seed,
       ...overrides
