@@ -27,7 +27,7 @@ async function main(): Promise<void> {
   }
   const native = await loadNative()
   console.log(`backend: ${tf.getBackend()}${native.ok ? '' : ` (native not loaded: ${native.reason})`}`)
-  const data = readIdxFolder(folder, folder)
+  const data = await readIdxFolder(folder)
   const preset = getPreset(recipe === 'd2l' ? 'lenet5' : 'lenet5-adam')!
   // `model=<preset>` trains another network with the recipe's settings (e.g. model=lenet5-leaky).
   const network = typeof overrides.model === 'string' ? getPreset(overrides.model) : preset

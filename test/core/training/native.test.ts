@@ -6,15 +6,13 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { getPreset } from '../../../src/core/models/presets'
 import { train } from '../../../src/core/training/trainer'
 import type { TrainConfigInput } from '../../../src/shared/schemas'
+import { selectBackend } from '../../../src/main/backends'
 import { bandData } from './synthetic'
 
 let nativeError: string | null = null
 beforeAll(async () => {
-  process.env.TF_ENABLE_ONEDNN_OPTS ??= '1'
-  process.env.TF_CPP_MIN_LOG_LEVEL ??= '2'
   try {
-    await import('@tensorflow/tfjs-node')
-    await tf.setBackend('tensorflow')
+    await selectBackend('tensorflow')
   } catch (error) {
     nativeError = error instanceof Error ? error.message.split('\n')[0] : String(error)
     console.warn(`native tensorflow backend not loadable, skipping full-size preset tests: ${nativeError}`)
