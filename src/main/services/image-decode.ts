@@ -9,7 +9,7 @@ export const MAX_PIXELS = 50_000_000
 /** Smallest side that can hold a recognisable digit. */
 export const MIN_SIDE = 8
 /** Longest side the pipeline works on; larger pictures are shrunk while decoding (JPEG shrinks on load). */
-export const WORK_SIDE = 800
+export const WORK_SIDE = 512
 
 export type ImageProblem = 'empty' | 'not_image' | 'truncated' | 'too_small' | 'too_large' | 'unsupported' | 'undecodable' | 'no_ink'
 

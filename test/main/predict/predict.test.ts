@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { deflateSync } from 'node:zlib'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { decodeImage, ImageDecodeError, type ImageProblem } from '../../../src/main/services/image-decode'
+import { decodeImage, ImageDecodeError, type ImageProblem, WORK_SIDE } from '../../../src/main/services/image-decode'
 import { Predictor, shrinkForPreview } from '../../../src/main/services/predict'
 import { StudioError } from '../../../src/shared/contract'
 import { CLASSES, FIXTURES, setupRun, type ManifestEntry, type Setup } from './helpers'
@@ -110,7 +110,7 @@ describe('Predictor on a trained LeNet-5', () => {
       .jpeg()
       .toBuffer()
     const d = await decodeImage('photo.jpg', big)
-    expect(d).toMatchObject({ format: 'jpeg', originalWidth: 4000, originalHeight: 2500, width: 800, height: 500 })
+    expect(d).toMatchObject({ format: 'jpeg', originalWidth: 4000, originalHeight: 2500, width: WORK_SIDE, height: (WORK_SIDE * 2500) / 4000 })
     const r = await predictor.predictFile(s.runId, 'best', 'photo.jpg', big, 1)
     expect(r.top[0].classIndex).toBe(entry.label)
     for (const st of r.steps) expect(Math.max(st.image.width, st.image.height)).toBeLessThanOrEqual(280)
