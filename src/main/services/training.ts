@@ -164,7 +164,8 @@ export class TrainingHost {
     this.spawn = opts.spawn ?? nodeSpawner()
     this.maxConcurrent = Math.max(1, opts.maxConcurrent ?? 1)
     this.batchInterval = 1000 / Math.max(1, opts.batchEventsPerSecond ?? 10)
-    this.cancelGraceMs = opts.cancelGraceMs ?? 1000
+    // The issue promises a cancel within 1 s: a child that has not stopped cooperatively by then is killed.
+    this.cancelGraceMs = opts.cancelGraceMs ?? 700
   }
 
   subscribe(fn: (e: HostEvent) => void): () => void {

@@ -85,6 +85,7 @@ describe('contract over the WebSocket', () => {
     const status = await client.value<{ runId: number; status: string }>('training.cancel', { runId: run.id })
     const elapsed = Date.now() - t0
     expect(status).toMatchObject({ runId: run.id, status: 'cancelled' })
+    console.log(`[hosts] cancel of a training run answered in ${elapsed} ms`)
     expect(elapsed).toBeLessThan(1500)
     await waitForStatus(client, run.id, ['cancelled'])
     const batchTimes = client.eventsOf(run.id).filter((e) => e.event === 'training.batch').map((e) => e.at)
