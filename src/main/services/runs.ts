@@ -20,6 +20,7 @@ import { checkpointProblem, removeQuietly } from '../storage/files'
 import { RunsRepository, toRecord, toSummary } from '../storage/repositories'
 import { exportRunArchive, importRunArchive } from '../storage/archive'
 import type { Migration } from '../storage/migrations'
+import type { TestEvaluation } from '../../core/training/trainer'
 
 export type CheckpointKind = 'best' | 'last'
 
@@ -29,16 +30,8 @@ export interface FinishInfo {
   bestEpoch?: number | null
   bestValAcc?: number | null
   examplesPerSec?: number | null
-  test?: {
-    loss: number
-    acc: number
-    confusion: number[][]
-    precision: number[]
-    recall: number[]
-    predictions: Uint8Array
-    /** True labels of the test set, in the same order; lets compare() find disagreements. */
-    labels?: Uint8Array
-  } | null
+  /** `labels`: true labels of the test set, in the same order; lets compare() find disagreements. */
+  test?: (TestEvaluation & { labels?: Uint8Array }) | null
 }
 
 export interface OpenOptions {
