@@ -2,8 +2,8 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Command } from 'commander'
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runCli, type CliResult } from '../../helpers/cli'
 import { register } from '../../../src/main/cli/datasets'
 import type { DatasetDetail, DatasetInfo } from '../../../src/shared/domain'
 
@@ -13,23 +13,7 @@ beforeAll(() => {
 })
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const program = new Command('conv-studio').option('--data-dir <path>', 'the data folder').exitOverride()
-  register(program)
-  let stdout = ''
-  let stderr = ''
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((stdout += String(s)), true))
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((stderr += String(s)), true))
-  try {
-    await program.parseAsync(['node', 'conv-studio', '--data-dir', dir, ...args])
-  } finally {
-    out.mockRestore()
-    err.mockRestore()
-  }
-  const code = Number(process.exitCode ?? 0)
-  process.exitCode = 0
-  return { code, stdout, stderr }
-}
+const cli = (...args: string[]): Promise<CliResult> => runCli(register, dir, args)
 
 describe('conv-studio datasets', () => {
   it('lists the catalog as a table and as JSON', async () => {

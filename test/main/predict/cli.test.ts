@@ -1,33 +1,15 @@
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Command } from 'commander'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runCli, type CliResult } from '../../helpers/cli'
 import { register, type PredictRow } from '../../../src/main/cli/predict'
 import { FIXTURES, setupRun, type ManifestEntry, type Setup } from './helpers'
 
 const manifest: ManifestEntry[] = JSON.parse(readFileSync(join(FIXTURES, 'images/manifest.json'), 'utf8'))
 
 /** Runs `conv-studio <args>` in this process against a real data folder; returns what it printed. */
-async function cli(dataDir: string, args: string[]): Promise<{ out: string; err: string; code: number }> {
-  const program = new Command().option('--data-dir <dir>').exitOverride()
-  register(program)
-  let out = ''
-  let err = ''
-  const write = { out: process.stdout.write.bind(process.stdout), err: process.stderr.write.bind(process.stderr) }
-  process.stdout.write = ((chunk: string) => ((out += chunk), true)) as typeof process.stdout.write
-  process.stderr.write = ((chunk: string) => ((err += chunk), true)) as typeof process.stderr.write
-  process.exitCode = 0
-  try {
-    await program.parseAsync(['--data-dir', dataDir, ...args], { from: 'user' })
-  } finally {
-    process.stdout.write = write.out
-    process.stderr.write = write.err
-  }
-  const code = Number(process.exitCode ?? 0)
-  process.exitCode = 0
-  return { out, err, code }
-}
+const cli = (dataDir: string, args: string[]): Promise<CliResult> => runCli(register, dataDir, args)
 
 describe('conv-studio predict', () => {
   let s: Setup
@@ -47,7 +29,7 @@ describe('conv-studio predict', () => {
 
   it('walks folders for images and prints JSON rows with top-k and per-file errors', async () => {
     const r = await cli(s.dir, ['predict', '--run', String(s.runId), '--top', '2', '--json', folder])
-    const rows = JSON.parse(r.out) as PredictRow[]
+    const rows = JSON.parse(r.stdout) as PredictRow[]
     expect(rows.map((x) => x.file.split('/').pop())).toEqual(['fake.png', ...manifest.slice(0, 3).map((m) => m.file)])
     expect(rows[0]).toMatchObject({ top: null })
     expect(rows[0].error).toMatch(/fake\.png: this is not an image/)
@@ -62,7 +44,7 @@ describe('conv-studio predict', () => {
     const m = manifest[0]
     const r = await cli(s.dir, ['predict', '--run', String(s.runId), join(FIXTURES, 'images', m.file)])
     expect(r.code).toBe(0)
-    const lines = r.out.trim().split('\n')
+    const lines = r.stdout.trim().split('\n')
     expect(lines[0]).toMatch(/^file\s+label\s+prob\s+top\s+ms$/)
     expect(lines[1]).toContain(m.file)
     expect(lines[1]).toMatch(new RegExp(`\\s${['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'][m.label]}\\s+[01]\\.\\d{3}\\s`))
@@ -71,12 +53,12 @@ describe('conv-studio predict', () => {
   it('stops with one clear line when the weights are missing or the run does not exist', async () => {
     const file = join(FIXTURES, 'images', manifest[0].file)
     const a = await cli(s.dir, ['predict', '--run', String(s.runId), '--weights', 'last', file])
-    expect(a).toMatchObject({ out: '', code: 1 })
-    expect(a.err).toMatch(/^error: Run \d+ has no last weights/)
+    expect(a).toMatchObject({ stdout: '', code: 1 })
+    expect(a.stderr).toMatch(/^error: Run \d+ has no last weights/)
     const b = await cli(s.dir, ['predict', '--run', '999', file])
-    expect(b.err).toMatch(/^error: There is no run 999\./)
+    expect(b.stderr).toMatch(/^error: There is no run 999\./)
     const c = await cli(s.dir, ['predict', '--run', String(s.runId), join(folder, 'nothing-here')])
-    expect(c.err).toMatch(/nothing-here: no such file or folder/)
+    expect(c.stderr).toMatch(/nothing-here: no such file or folder/)
     expect(c.code).toBe(1)
   })
 })

@@ -2,8 +2,8 @@
 import { execFile } from 'node:child_process'
 import { existsSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { Command } from 'commander'
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runCli, type CliResult } from '../../helpers/cli'
 import { register } from '../../../src/main/cli/runs'
 import { RunStore } from '../../../src/main/services/runs'
 import { CLASSES, config, confusion, epochRecord, tempDir, writeCheckpoint } from './helpers'
@@ -29,26 +29,7 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 /** In process, as most tests do it: the same program, output captured, exit code read and reset. */
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const program = new Command('conv-studio').option('--data-dir <path>', 'the data folder').exitOverride()
-  register(program)
-  let stdout = ''
-  let stderr = ''
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((stdout += String(s)), true))
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((stderr += String(s)), true))
-  let code = 0
-  try {
-    await program.parseAsync(['--data-dir', dir, 'runs', ...args], { from: 'user' })
-  } catch (e) {
-    code = (e as { exitCode?: number }).exitCode ?? 1
-  } finally {
-    out.mockRestore()
-    err.mockRestore()
-  }
-  code ||= Number(process.exitCode ?? 0)
-  process.exitCode = 0
-  return { code, stdout, stderr }
-}
+const cli = (...args: string[]): Promise<CliResult> => runCli(register, dir, ['runs', ...args])
 
 /** As a user runs it: a separate Node process. */
 function spawnCli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
