@@ -2,7 +2,7 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest'
 import { flushPromises, mount } from '@vue/test-utils'
 import { createPinia, setActivePinia, type Pinia } from 'pinia'
-import { createMemoryHistory, createRouter, type Router } from 'vue-router'
+import { createMemoryHistory, createRouter, RouterView, type Router } from 'vue-router'
 import { defineComponent, h } from 'vue'
 import { StudioError } from '../../src/shared/contract'
 import type { BackendReport, ModelSummary } from '../../src/shared/domain'
@@ -11,11 +11,8 @@ import { routes } from '../../src/renderer/src/router'
 import ConfusionMatrix from '../../src/renderer/src/components/ConfusionMatrix.vue'
 import NewRunView from '../../src/renderer/src/views/NewRunView.vue'
 import RunsView from '../../src/renderer/src/views/RunsView.vue'
-import LiveView from '../../src/renderer/src/views/LiveView.vue'
-import RunDetailView from '../../src/renderer/src/views/RunDetailView.vue'
 import PredictView from '../../src/renderer/src/views/PredictView.vue'
 import DeviceView from '../../src/renderer/src/views/DeviceView.vue'
-import CompareView from '../../src/renderer/src/views/CompareView.vue'
 import DatasetsView from '../../src/renderer/src/views/DatasetsView.vue'
 import { useTrainingStore } from '../../src/renderer/src/stores/training'
 import { usePredictStore } from '../../src/renderer/src/stores/predict'
@@ -64,6 +61,11 @@ const Host = (view: ReturnType<typeof defineComponent>) => defineComponent({ ren
 function mountView(view: unknown) {
   return mount(Host(view as ReturnType<typeof defineComponent>), { global: { plugins: [pinia, router] }, attachTo: document.body })
 }
+/** Goes to an address and mounts what the router shows there, with the props its route gives. */
+async function mountRoute(path: string) {
+  await router.push(path)
+  return mountView(RouterView)
+}
 
 describe('ConfusionMatrix', () => {
   it('renders a button per cell and emits the cell clicked', async () => {
@@ -103,7 +105,8 @@ describe('NewRunView', () => {
     await flushPromises()
     const sent = api.called('training.start')[0] as { config: { lr: number; epochs: number; model: string } }
     expect(sent.config).toMatchObject({ lr: 0.5, epochs: 1, model: 'lenet5' })
-    expect(router.currentRoute.value.fullPath).toBe('/live/12')
+    // The route's view is loaded lazily; wait for the navigation to land.
+    await vi.waitFor(() => expect(router.currentRoute.value.fullPath).toBe('/live/12'), { timeout: 5000 })
     w.unmount()
   })
 
@@ -185,8 +188,7 @@ describe('LiveView', () => {
     const s = useTrainingStore()
     s.track(runRecord(5, { status: 'running', name: 'live one', backend: 'tensorflow' }))
     api.emit('training.batch', { runId: 5, epoch: 1, x: 0.5, loss: 1.2, acc: 0.6, examplesPerSec: 4321, etaSeconds: 75 })
-    await router.push('/live/5')
-    const w = mountView(LiveView)
+    const w = await mountRoute('/live/5')
     await flushPromises()
     expect(w.text()).toContain('live one')
     expect(w.text()).toContain('4,321')
@@ -200,8 +202,7 @@ describe('LiveView', () => {
   })
 
   it('has an empty state when nothing trains', async () => {
-    await router.push('/live')
-    const w = mountView(LiveView)
+    const w = await mountRoute('/live')
     await flushPromises()
     expect(w.text()).toContain('Nothing is training right now')
     w.unmount()
@@ -218,8 +219,7 @@ describe('RunDetailView', () => {
       { index: 17, trueClass, predictedClass, width: 2, height: 2, pixels: btoa('\x00\x00\x00\x00'), probabilities: [0.2, 0.8] },
       { index: 23, trueClass, predictedClass, width: 2, height: 2, pixels: btoa('\x00\x00\x00\x00'), probabilities: [0.4, 0.6] }
     ]
-    await router.push('/runs/3')
-    const w = mountView(RunDetailView)
+    const w = await mountRoute('/runs/3')
     await flushPromises()
     expect(w.text()).toContain('accuracy 85.00%')
     await w.find('[data-cell="0-1"]').trigger('click')
@@ -238,8 +238,7 @@ describe('RunDetailView', () => {
     api.handlers['runs.get'] = ({ runId }) => {
       throw new StudioError('not_found', `There is no run ${runId}.`)
     }
-    await router.push('/runs/99')
-    const w = mountView(RunDetailView)
+    const w = await mountRoute('/runs/99')
     await flushPromises()
     expect(w.find('[role="alert"]').text()).toContain('There is no run 99.')
     w.unmount()
@@ -310,8 +309,7 @@ describe('CompareView', () => {
       { index: 40, trueClass, predictedClass, width: 1, height: 1, pixels: 'AA==', probabilities: [0.7, 0.3] },
       { index: 41, trueClass, predictedClass, width: 1, height: 1, pixels: 'AA==', probabilities: null }
     ]
-    await router.push('/compare?ids=1,2')
-    const w = mountView(CompareView)
+    const w = await mountRoute('/compare?ids=1,2')
     await flushPromises()
     const best = w.findAll('[data-testid="compare-metrics"] td.best').map((c) => c.text())
     expect(best).toContain('95.00%')
@@ -324,8 +322,7 @@ describe('CompareView', () => {
   })
 
   it('asks for two runs when given fewer', async () => {
-    await router.push('/compare?ids=1')
-    const w = mountView(CompareView)
+    const w = await mountRoute('/compare?ids=1')
     await flushPromises()
     expect(w.text()).toContain('Select two or more runs')
     w.unmount()
