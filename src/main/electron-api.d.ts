@@ -123,4 +123,5 @@ declare module 'electron' {
     invoke(channel: string, ...args: unknown[]): Promise<unknown>
   }
   const contextBridge: { exposeInMainWorld(key: string, api: unknown): void }
+  const webUtils: { getPathForFile(file: File): string }
 }

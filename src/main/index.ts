@@ -72,17 +72,6 @@ async function importDataset(): Promise<void> {
   }
 }
 
-async function importRun(): Promise<void> {
-  if (!mainWindow) return
-  const r = await dialog.showOpenDialog(mainWindow, { title: 'Import a run', filters: [{ name: 'Conv Studio run', extensions: ['zip'] }], properties: ['openFile'] })
-  if (r.canceled || r.filePaths.length === 0) return
-  try {
-    await invoke('runs.import', { path: r.filePaths[0] })
-  } catch (err) {
-    dialog.showErrorBox('Import failed', (err as Error).message)
-  }
-}
-
 /** Export asks main for the path here, not the page: a page must never choose where files go. */
 async function exportRun(runId: number): Promise<void> {
   if (!mainWindow) return
@@ -103,7 +92,6 @@ function buildMenu(): void {
       label: 'File',
       submenu: [
         { label: 'Import Dataset Folder…', accelerator: 'CmdOrCtrl+I', click: () => void importDataset() },
-        { label: 'Import Run…', click: () => void importRun() },
         { type: 'separator' },
         isMac ? { role: 'close' } : { role: 'quit' }
       ]

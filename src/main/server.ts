@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util'
 import type { Duplex } from 'node:stream'
 import { createServices, type Services, type ServicesOptions } from './services'
 import { createWebSocketTransport, type WebSocketTransport } from './transports/websocket'
+import { createHttpRunFiles, RUN_FILES_PREFIX } from './transports/http-run-files'
 import { defaultDataDir } from './paths'
 
 export const TOKEN_COOKIE = 'conv_studio_token'
@@ -37,6 +38,8 @@ export interface ServerOptions extends Omit<ServicesOptions, 'host' | 'dataDir'>
   staticDir?: string
   /** Tests pass one; otherwise 24 random bytes. */
   token?: string
+  /** The largest run archive an upload may be (2 GiB by default). */
+  maxUploadBytes?: number
 }
 
 export interface RunningServer {
@@ -98,6 +101,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const dataDir = opts.dataDir ?? defaultDataDir()
   const services = await createServices({ ...opts, dataDir, host: 'web' })
   const transport: WebSocketTransport = createWebSocketTransport(services)
+  const runFiles = createHttpRunFiles(services, { scratchDir: join(dataDir, 'web-transfers'), maxUploadBytes: opts.maxUploadBytes })
   let port = 0
 
   // A browser only sends a foreign Origin from a foreign page; ours is always http://<the Host it asked for>.
@@ -145,11 +149,19 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
 
   const http = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost')
-    if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, 405, 'Only GET is served; the API is on the WebSocket.')
+    const isFiles = url.pathname.startsWith(RUN_FILES_PREFIX)
+    if (req.method !== 'GET' && req.method !== 'HEAD' && !(isFiles && req.method === 'POST'))
+      return refuse(res, 405, 'Only GET is served, and POST for run archives; the API is on the WebSocket.')
     const queryOk = sameToken(url.searchParams.get('token'), token)
     const cookieOk = sameToken(cookieToken(req), token)
     if (!queryOk && !cookieOk) return refuse(res, 401, 'Conv Studio needs the access token: open the URL printed by `npm run serve`.')
-    serveStatic(req, res, url.pathname, queryOk && !cookieOk)
+    if (!isFiles) return serveStatic(req, res, url.pathname, queryOk && !cookieOk)
+    // A POST changes data: only from our own page, as for the socket.
+    if (req.method === 'POST' && !originAllowed(req)) return refuse(res, 403, 'This Origin may not use Conv Studio.')
+    runFiles.handle(req, res, url.pathname).catch((err: unknown) => {
+      if (!res.headersSent) refuse(res, 500, `The transfer failed: ${(err as Error).message}`)
+      else res.destroy()
+    })
   })
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy())
@@ -188,6 +200,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
         await transport.close()
         await new Promise<void>((r) => http.close(() => r()))
         http.closeAllConnections()
+        runFiles.close()
         await services.close()
       })()
       return closing

@@ -5,8 +5,13 @@ import type { StudioApi } from '../shared/contract'
 declare global {
   interface Window {
     studio?: StudioApi
-    /** Electron only: opens the save dialog and exports the run there; resolves false if refused. */
-    studioShell?: { exportRun(runId: number): Promise<boolean> }
+    /** Electron only (see src/preload/index.ts). */
+    studioShell?: {
+      /** Opens the save dialog and exports the run there; resolves false if refused. */
+      exportRun(runId: number): Promise<boolean>
+      /** Where a picked file is on disk ('' for one that is not a file on disk). */
+      pathForFile(file: File): string
+    }
   }
 }
 

@@ -1,6 +1,6 @@
 // The bridge between the sandboxed renderer and the services: window.studio implements StudioApi
 // over two IPC channels. Only these two functions cross; the renderer never sees ipcRenderer.
-import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron'
+import { contextBridge, ipcRenderer, webUtils, type IpcRendererEvent } from 'electron'
 import type { EventName, Events, MethodArgs, MethodName, MethodResult, Reply, StudioApi } from '../shared/contract'
 
 // Must equal INVOKE_CHANNEL / EVENT_CHANNEL in src/main/transports/electron-ipc.ts (the preload may
@@ -38,7 +38,9 @@ const api: StudioApi = {
 
 contextBridge.exposeInMainWorld('studio', api)
 
-// Electron-only extras: the native save dialog for exporting a run (main chooses the path).
+// Electron-only extras: the native save dialog for exporting a run (main chooses the path), and the
+// path of a file the person picked, which a sandboxed page cannot see itself.
 contextBridge.exposeInMainWorld('studioShell', {
-  exportRun: (runId: number): Promise<boolean> => ipcRenderer.invoke('studio:export-run', runId) as Promise<boolean>
+  exportRun: (runId: number): Promise<boolean> => ipcRenderer.invoke('studio:export-run', runId) as Promise<boolean>,
+  pathForFile: (file: File): string => webUtils.getPathForFile(file)
 })

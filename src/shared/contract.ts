@@ -104,6 +104,19 @@ export const methods = {
   )
 } as const
 
+/**
+ * Web mode moves run archives over plain HTTP beside the socket: a page cannot name paths on the
+ * server, and a 400 MB AlexNet archive has no business in a WebSocket message. Electron uses its
+ * dialogs and `runs.export` / `runs.import` with paths instead.
+ */
+export const runFilesHttp = {
+  prefix: '/files/',
+  /** POST: answers Reply<RunExportLink>. */
+  exportPath: (runId: number) => `/files/runs/${runId}/export`,
+  /** POST the archive's bytes: answers Reply<RunRecord>. */
+  importPath: '/files/runs/import'
+} as const
+
 export type Methods = typeof methods
 export type MethodName = keyof Methods
 export type MethodArgs<M extends MethodName> = z.input<Methods[M]['args']>

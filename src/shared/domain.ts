@@ -244,3 +244,10 @@ export interface AppInfo {
   host: 'electron' | 'web'
   dataDir: string
 }
+
+/** Web mode: where the page fetches an exported run archive, once. */
+export interface RunExportLink {
+  url: string
+  fileName: string
+  bytes: number
+}

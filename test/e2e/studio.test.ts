@@ -3,7 +3,7 @@
 // processes) driven through Debian's Chromium. Every view is photographed into docs/screenshots/.
 // Fails on any failed step and on any console error or uncaught exception in the page.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -294,6 +294,30 @@ describe('Conv Studio in Chromium (web mode)', () => {
     await go('/device')
     await page.locator('[data-testid="backend-chosen"]').waitFor({ timeout: 120_000 })
     await shot('device')
+  })
+
+  it('exports a run as a download and imports the file back as a new run', async () => {
+    await go(`/runs/${firstId}`)
+    await page.locator('[data-testid="export-run"]').waitFor()
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid="export-run"]')])
+    expect(download.suggestedFilename()).toBe(`conv-studio-run-${firstId}.zip`)
+    const saved = join(dataDir, 'exported-by-browser.zip')
+    await download.saveAs(saved)
+    await go('/runs')
+    await page.locator(`tr[data-run-id="${firstId}"]`).waitFor()
+    const before = await page.locator('[data-testid="runs-table"] tbody tr[data-run-id]').count()
+    await page.setInputFiles('[data-testid="import-file"]', saved)
+    const message = page.locator('[data-testid="import-message"]')
+    await expect.poll(async () => (await message.textContent()) ?? '', { timeout: 30_000 }).toMatch(/Imported “e2e first” as run \d+/)
+    await expect.poll(() => page.locator('[data-testid="runs-table"] tbody tr[data-run-id]').count()).toBe(before + 1)
+    await shot('runs-imported')
+    // A file that is not an archive is refused with the reason, and nothing is added.
+    const junk = join(dataDir, 'not-a-run.zip')
+    writeFileSync(junk, 'this is not a zip file')
+    await page.setInputFiles('[data-testid="import-file"]', junk)
+    await expect.poll(async () => (await message.textContent()) ?? '', { timeout: 30_000 }).toMatch(/not-a-run\.zip could not be imported: /)
+    expect(await page.locator('[data-testid="runs-table"] tbody tr[data-run-id]').count()).toBe(before + 1)
+    console.log(`[e2e] import of a non-archive: ${await message.textContent()}`)
   })
 
   it(`opens a run with ${BIG_STEPS.toLocaleString('en-US')} logged steps and reports how long its curves took`, async () => {

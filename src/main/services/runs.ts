@@ -594,7 +594,8 @@ export class RunStore {
           examples_per_sec: r.examplesPerSec,
           error: r.error
         })
-        this.repo.setTags(id, r.tags)
+        // Tagged so a copy is told apart from its original in the same table.
+        this.repo.setTags(id, [...new Set([...r.tags, 'imported'])])
         this.repo.insertSteps(id, a.steps)
         for (const e of a.epochs) {
           const conf = a.epochConfusions.get(e.epoch)!

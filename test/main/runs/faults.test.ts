@@ -1,7 +1,6 @@
 // Faults on real files: a writer killed with SIGKILL, a read-only data folder, a full disk.
 import { spawn, execFileSync } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -9,6 +8,7 @@ import { RunStore } from '../../../src/main/services/runs'
 import { checkpointProblem } from '../../../src/main/storage/files'
 import { StudioError } from '../../../src/shared/contract'
 import { CLASSES, config, confusion, epochRecord, tempDir, writeCheckpoint } from './helpers'
+import { tmpfsUnavailable, withTmpfs } from '../../helpers/tmpfs'
 
 const cleanup: string[] = []
 afterAll(() => {
@@ -98,32 +98,6 @@ describe('a data folder that cannot be used', () => {
   })
 })
 
-// tmpfs mounts need CAP_SYS_ADMIN; root in a container without it cannot run these. Probe, don't guess.
-const mountProbe = (() => {
-  const probe = mkdtempSync(join(tmpdir(), 'mount-probe-'))
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', probe], { stdio: 'pipe' })
-    execFileSync('umount', [probe], { stdio: 'pipe' })
-    return null
-  } catch (e) {
-    return `cannot mount a tmpfs here (${String((e as { stderr?: Buffer }).stderr ?? e).trim()})`
-  } finally {
-    rmSync(probe, { recursive: true, force: true })
-  }
-})()
-
-function withTmpfs(sizeKb: number, body: (mnt: string) => void | Promise<void>) {
-  return async () => {
-    const mnt = mkdtempSync(join(tmpdir(), 'tmpfs-'))
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeKb}k`, 'tmpfs', mnt])
-    try {
-      await body(mnt)
-    } finally {
-      execFileSync('umount', [mnt])
-      rmSync(mnt, { recursive: true, force: true })
-    }
-  }
-}
 
 function recordSome(store: RunStore, epochs: number, floats = 4096): number {
   const r = store.create(config(), { classes: CLASSES, paramCount: floats })
@@ -153,7 +127,7 @@ function checkIntact(dir: string, runId: number, epochs: number) {
   }
 }
 
-describe.skipIf(mountProbe !== null)(`on a real small file system${mountProbe ? ` (skipped: ${mountProbe})` : ''}`, () => {
+describe.skipIf(tmpfsUnavailable !== null)(`on a real small file system${tmpfsUnavailable ? ` (skipped: ${tmpfsUnavailable})` : ''}`, () => {
   it(
     'refuses a read-only data folder clearly and damages nothing',
     withTmpfs(4096, (mnt) => {

@@ -5,6 +5,7 @@ import { socketUrlFromLocation, WsStudioClient } from './ws-client'
 
 export type { StudioClient, ConnectionState } from './types'
 export { errorMessage, toStudioError } from './errors'
+export { createRunFiles, type RunFiles } from './run-files'
 
 export function createClient(): StudioClient {
   const bridge = window.studio
