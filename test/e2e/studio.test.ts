@@ -86,13 +86,13 @@ const LONGTASK_GOAL_MS = 50
 let slowestChartUpdate = Number.NaN
 
 /** Starts a tiny run from the New run form; returns its id (from the /live/<id> address). */
-async function startRun(opts: { name: string; lr?: string; preset?: string }): Promise<number> {
+async function startRun(opts: { name: string; lr?: string; preset?: string; epochs?: number }): Promise<number> {
   await page.locator('[data-testid="total-params"]').waitFor()
   // The modern LeNet-5 (ReLU, batch norm) learns within one short epoch; the sigmoid d2l one needs several.
   if (opts.preset) await page.selectOption('[data-testid="preset"]', opts.preset)
   await page.selectOption('[data-testid="dataset"]', 'mnist-sample')
   await page.fill('[data-testid="train-limit"]', '3000')
-  await page.fill('[data-testid="epochs"]', '1')
+  await page.fill('[data-testid="epochs"]', String(opts.epochs ?? 1))
   await page.fill('[data-testid="batch-size"]', '32')
   if (opts.lr) await page.fill('[data-testid="lr"]', opts.lr)
   await page.fill('input[placeholder="e.g. lenet lr 0.9"]', opts.name)
@@ -351,5 +351,26 @@ describe('Conv Studio in Chromium (web mode)', () => {
     console.log(`[e2e] slowest live chart update: ${slowestChartUpdate.toFixed(1)} ms`)
     expect(runWindows).toHaveLength(2)
     expect(Number.isFinite(slowestChartUpdate), 'the live chart reported its redraw time').toBe(true)
+  })
+  // After the long-task figures: a reload starts a new page, and with it a new performance timeline.
+  it('picks the live view up again after a reload mid-run, follows a dark OS theme, and cancels', async () => {
+    await go('/new')
+    const id = await startRun({ name: 'e2e reload', epochs: 3 })
+    await page.locator('[data-testid="live-chart"][data-points]').waitFor()
+    await expect.poll(async () => (await page.locator('[data-testid="live-status"]').textContent())?.trim(), { timeout: 60_000 }).toBe('running')
+    await page.emulateMedia({ colorScheme: 'dark' })
+    await page.reload()
+    await page.waitForURL(new RegExp(`#/live/${id}$`))
+    const points = () => page.locator('[data-testid="live-chart"]').getAttribute('data-points').then(Number)
+    await expect.poll(points, { timeout: 30_000 }).toBeGreaterThan(0)
+    expect((await page.locator('[data-testid="live-status"]').textContent())?.trim()).toBe('running')
+    // The curve goes on growing from what the service kept, not from zero.
+    const first = await points()
+    await expect.poll(points, { timeout: 30_000 }).toBeGreaterThan(first)
+    await shot('live-dark')
+    await page.click('[data-testid="cancel"]')
+    await expect.poll(async () => (await page.locator('[data-testid="live-status"]').textContent())?.trim(), { timeout: 10_000 }).toBe('cancelled')
+    await page.emulateMedia({ colorScheme: 'light' })
+    expect(pageErrors).toEqual([])
   })
 })

@@ -28,17 +28,26 @@ export function themeColors(): { text: string; grid: string } {
 export function useChart<T extends ChartType>(canvas: Ref<HTMLCanvasElement | null>, config: () => ChartConfiguration<T>): ShallowRef<Chart<T> | null> {
   const chart = shallowRef<Chart<T> | null>(null)
   let frame: number | null = null
+  const build = () => {
+    frame = null
+    // happy-dom has no 2D context; a chart there would only throw.
+    if (!canvas.value?.getContext?.('2d')) return
+    chart.value?.destroy()
+    chart.value = new Chart(canvas.value, config()) as Chart<T>
+  }
+  // Colours are baked into a chart's options: when the OS theme flips, build it again.
+  const scheme = typeof window !== 'undefined' ? window.matchMedia?.('(prefers-color-scheme: dark)') : undefined
+  const onScheme = () => {
+    if (chart.value && frame === null) frame = requestAnimationFrame(build)
+  }
   onMounted(() => {
     // Built in the next frame, not in the task that mounts the view: a view change plus a chart's
     // construction in one task is what would block the page longest.
-    frame = requestAnimationFrame(() => {
-      frame = null
-      // happy-dom has no 2D context; a chart there would only throw.
-      if (!canvas.value?.getContext?.('2d')) return
-      chart.value = new Chart(canvas.value, config()) as Chart<T>
-    })
+    frame = requestAnimationFrame(build)
+    scheme?.addEventListener?.('change', onScheme)
   })
   onBeforeUnmount(() => {
+    scheme?.removeEventListener?.('change', onScheme)
     if (frame !== null) cancelAnimationFrame(frame)
     chart.value?.destroy()
     chart.value = null
