@@ -9,7 +9,7 @@
 // never a silent fallback.
 import { cpus } from 'node:os'
 import { createRequire } from 'node:module'
-import * as tf from '@tensorflow/tfjs'
+import { tf } from './tfjs'
 import '@tensorflow/tfjs-backend-wasm'
 import type { BackendName } from '../shared/schemas'
 import type { BackendCandidate, BackendReport, BenchmarkResult } from '../shared/domain'

@@ -4,7 +4,7 @@
 // progress is picked up on the next prediction instead of served stale.
 import { readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import * as tf from '@tensorflow/tfjs'
+import { tf } from '../tfjs'
 import { StudioError } from '../../shared/contract'
 import type { GrayImage, PredictResult, PreprocessStep } from '../../shared/domain'
 import type { ModelSpec } from '../../shared/schemas'
