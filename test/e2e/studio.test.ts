@@ -3,7 +3,8 @@
 // processes) driven through Debian's Chromium. Every view is photographed into docs/screenshots/.
 // Fails on any failed step and on any console error or uncaught exception in the page.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -63,12 +64,28 @@ function seedBigRun(dir: string): number {
   }
 }
 
+/** axe-core's findings per photographed view: "<view>: [impact] rule (n): help". */
+const a11yViolations: string[] = []
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
+
+/** Runs axe-core on the page as it is. Evaluated through the debugger, so the page's CSP stays on. */
+async function audit(view: string): Promise<void> {
+  if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(axeSource)
+  const violations = await page.evaluate(async () => {
+    const axe = (window as unknown as { axe: { run(ctx: Document, o: object): Promise<{ violations: { id: string; impact: string; help: string; nodes: { target: string[] }[] }[] }> } }).axe
+    const r = await axe.run(document, { resultTypes: ['violations'] })
+    return r.violations.map((v) => `[${v.impact}] ${v.id} (${v.nodes.length}: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}): ${v.help}`)
+  })
+  for (const v of violations) a11yViolations.push(`${view}: ${v}`)
+}
+
 async function shot(name: string, scrollTo?: string): Promise<void> {
   if (scrollTo) await page.locator(scrollTo).first().evaluate((e) => e.scrollIntoView({ block: 'start' }))
   else await page.evaluate(() => window.scrollTo(0, 0))
   // Let a frame pass so charts and canvases are painted.
   await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))))
   await page.screenshot({ path: join(shots, `${name}.png`), fullPage: false })
+  await audit(name)
 }
 
 async function go(hash: string): Promise<void> {
@@ -370,7 +387,20 @@ describe('Conv Studio in Chromium (web mode)', () => {
     await shot('live-dark')
     await page.click('[data-testid="cancel"]')
     await expect.poll(async () => (await page.locator('[data-testid="live-status"]').textContent())?.trim(), { timeout: 10_000 }).toBe('cancelled')
+    // The heat maps and tables, checked for contrast in the dark theme too.
+    await go(`/runs/${firstId}`)
+    await page.locator('[data-testid="confusion"] button.cell').first().waitFor()
+    await audit('run-detail (dark)')
+    await go('/runs')
+    await page.locator(`tr[data-run-id="${firstId}"]`).waitFor()
+    await audit('runs (dark)')
+    await go(`/compare?ids=${firstId},${secondId}`)
+    await page.locator('[data-testid="confusion-diff-panel"] button.cell').first().waitFor({ timeout: 30_000 })
+    await audit('compare (dark)')
     await page.emulateMedia({ colorScheme: 'light' })
     expect(pageErrors).toEqual([])
+  })
+  it('has no accessibility violations that axe-core finds in any photographed view, light or dark', () => {
+    expect(a11yViolations).toEqual([])
   })
 })
