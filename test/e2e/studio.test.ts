@@ -311,6 +311,15 @@ describe('Conv Studio in Chromium (web mode)', () => {
     for (let i = 1; i <= 10; i++) await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * (0.2 + i * 0.06))
     await page.mouse.up()
     await page.locator('[data-testid="draw-guess"]').waitFor({ timeout: 30_000 })
+    // A finger draws as well: the pad takes pointer events of any kind.
+    await page.click('[data-testid="draw-clear"]')
+    await page.locator('[data-testid="draw-guess"]').waitFor({ state: 'detached' })
+    const touch = (type: string, fy: number) =>
+      page.locator('[data-testid="draw-pad"]').dispatchEvent(type, { pointerId: 7, pointerType: 'touch', isPrimary: true, bubbles: true, clientX: box.x + box.width * 0.5, clientY: box.y + box.height * fy })
+    await touch('pointerdown', 0.2)
+    for (let i = 1; i <= 10; i++) await touch('pointermove', 0.2 + i * 0.06)
+    await touch('pointerup', 0.8)
+    await page.locator('[data-testid="draw-guess"]').waitFor({ timeout: 30_000 })
     await shot('predict')
   })
 
