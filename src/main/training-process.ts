@@ -4,11 +4,10 @@
 // backend probes and benchmarks. Started by Node's child_process.fork (through tsx) or, in the
 // Electron build, by utilityProcess.fork; both deliver the same messages.
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { constants as osConstants, setPriority } from 'node:os'
 import { join } from 'node:path'
 import type * as tf from '@tensorflow/tfjs'
 import type { FromChild, ToChild } from './services/training'
-import { toBase64 } from './services/training'
+import { lowerPriority, toBase64 } from './services/training'
 import { DatasetStore } from './services/datasets'
 import { benchmarkBackends, probeBackends, selectBackend } from './backends'
 import { train } from '../core/training/trainer'
@@ -22,12 +21,9 @@ const parentPort = (process as unknown as { parentPort?: ParentPort }).parentPor
 
 // Training takes every core it can; the window must still draw at 60 fps. Lowering this process's
 // priority before the backend starts its thread pools (they inherit it) gives the UI the CPU first
-// and costs training nothing when the machine is otherwise idle.
-try {
-  setPriority(osConstants.priority.PRIORITY_BELOW_NORMAL)
-} catch {
-  // Not permitted on some systems; training then runs at normal priority.
-}
+// and costs training nothing when the machine is otherwise idle. Node hosts lower it from the
+// parent right after fork as well; Electron's utilityProcess relies on this call.
+lowerPriority()
 
 function send(msg: FromChild): void {
   if (parentPort) parentPort.postMessage(msg)

@@ -3,6 +3,7 @@
 // to what a UI can draw), queues runs beyond `maxConcurrent`, cancels within a second and notices a
 // child that died. Nothing a child does can take the host down with it.
 import { fork } from 'node:child_process'
+import { constants as osConstants, setPriority } from 'node:os'
 import { createRequire } from 'node:module'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { StudioError } from '../../shared/contract'
@@ -78,6 +79,16 @@ export function tsxLoaderUrl(): string {
   return pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href
 }
 
+/** Training yields the CPU to the window; where lowering is not permitted it runs at normal priority. */
+export function lowerPriority(pid?: number): void {
+  try {
+    if (pid === undefined) setPriority(osConstants.priority.PRIORITY_BELOW_NORMAL)
+    else setPriority(pid, osConstants.priority.PRIORITY_BELOW_NORMAL)
+  } catch {
+    // EPERM/EACCES on some systems: nothing to do.
+  }
+}
+
 export function nodeSpawner(entry: string = trainingEntrySource): Spawner {
   return () => {
     const child = fork(entry, [], {
@@ -86,6 +97,10 @@ export function nodeSpawner(entry: string = trainingEntrySource): Spawner {
       stdio: ['ignore', process.stderr, 'inherit', 'ipc'],
       serialization: 'json'
     })
+    // Lowered from here, at once: the child's own setPriority runs only after its imports, and
+    // loading them (tsx, tfjs, the native addon) is the heaviest second of a run, right when the
+    // window swaps to the Live view.
+    if (child.pid !== undefined) lowerPriority(child.pid)
     let exited = false
     return {
       pid: child.pid,
