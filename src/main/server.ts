@@ -10,7 +10,8 @@ import { parseArgs } from 'node:util'
 import type { Duplex } from 'node:stream'
 import { createServices, type Services, type ServicesOptions } from './services'
 import { createWebSocketTransport, type WebSocketTransport } from './transports/websocket'
-import { createHttpRunFiles, RUN_FILES_PREFIX } from './transports/http-run-files'
+import { createHttpRunFiles } from './transports/http-run-files'
+import { runFilesHttp } from '../shared/contract'
 import { defaultDataDir } from './paths'
 
 export const TOKEN_COOKIE = 'conv_studio_token'
@@ -149,7 +150,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
 
   const http = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost')
-    const isFiles = url.pathname.startsWith(RUN_FILES_PREFIX)
+    const isFiles = url.pathname.startsWith(runFilesHttp.prefix)
     if (req.method !== 'GET' && req.method !== 'HEAD' && !(isFiles && req.method === 'POST'))
       return refuse(res, 405, 'Only GET is served, and POST for run archives; the API is on the WebSocket.')
     const queryOk = sameToken(url.searchParams.get('token'), token)

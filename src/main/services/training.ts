@@ -79,11 +79,10 @@ export function tsxLoaderUrl(): string {
   return pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href
 }
 
-/** Training yields the CPU to the window; where lowering is not permitted it runs at normal priority. */
-export function lowerPriority(pid?: number): void {
+/** Training yields the CPU to the window (pid 0: this process); where lowering is not permitted it runs at normal priority. */
+export function lowerPriority(pid = 0): void {
   try {
-    if (pid === undefined) setPriority(osConstants.priority.PRIORITY_BELOW_NORMAL)
-    else setPriority(pid, osConstants.priority.PRIORITY_BELOW_NORMAL)
+    setPriority(pid, osConstants.priority.PRIORITY_BELOW_NORMAL)
   } catch {
     // EPERM/EACCES on some systems: nothing to do.
   }

@@ -11,14 +11,13 @@ import { runFilesHttp, StudioError, type Reply } from '../../shared/contract'
 import type { RunExportLink } from '../../shared/domain'
 import type { Services } from '../services'
 
-export const RUN_FILES_PREFIX = runFilesHttp.prefix
 /** An AlexNet run keeps two 187 MB checkpoints; leave room for that and more. */
 export const DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024 ** 3
 /** A download nobody fetched is deleted after this long. */
 const DOWNLOAD_TTL_MS = 10 * 60_000
 
 export interface HttpRunFiles {
-  /** Answers a request under RUN_FILES_PREFIX; the caller has checked the token and the Origin. */
+  /** Answers a request under runFilesHttp.prefix; the caller has checked the token and the Origin. */
   handle(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void>
   close(): void
 }
@@ -59,7 +58,7 @@ export function createHttpRunFiles(services: Services, opts: { scratchDir: strin
     const key = randomBytes(18).toString('base64url')
     const fileName = `conv-studio-run-${runId}.zip`
     downloads.set(key, { path, fileName, timer: setTimeout(() => forget(key), DOWNLOAD_TTL_MS).unref() })
-    const link: RunExportLink = { url: `${RUN_FILES_PREFIX}downloads/${key}`, fileName, bytes: statSync(path).size }
+    const link: RunExportLink = { url: `${runFilesHttp.prefix}downloads/${key}`, fileName, bytes: statSync(path).size }
     sendJson(res, 200, { ok: true, value: link })
   }
 
@@ -126,7 +125,7 @@ export function createHttpRunFiles(services: Services, opts: { scratchDir: strin
 
   return {
     async handle(req, res, pathname) {
-      const rest = pathname.slice(RUN_FILES_PREFIX.length)
+      const rest = pathname.slice(runFilesHttp.prefix.length)
       const exportMatch = /^runs\/(\d{1,12})\/export$/.exec(rest)
       if (exportMatch && req.method === 'POST') return exportRun(res, Number(exportMatch[1]))
       const downloadMatch = /^downloads\/([\w-]{16,64})$/.exec(rest)

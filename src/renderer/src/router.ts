@@ -1,12 +1,12 @@
 // Hash history: works from Electron's file:// and from the web server alike, and a reload keeps the view.
 import { createRouter, createWebHashHistory, type RouteLocationNormalized, type RouteRecordRaw } from 'vue-router'
 
-/** A run id from the address, or null when there is none. Views take it as a prop rather than read
- *  the current route: App shows a route one task after the address changes. */
+/** A run id from the address, or null when there is none or it is not one. Views take it as a prop
+ *  rather than read the current route: App shows a route one task after the address changes. */
 function runIdParam(r: RouteLocationNormalized): number | null {
   const p = r.params.runId
-  const raw = Array.isArray(p) ? p[0] : p
-  return raw === undefined || raw === '' ? null : Number(raw)
+  const n = Number(Array.isArray(p) ? p[0] : p)
+  return Number.isInteger(n) && n > 0 ? n : null
 }
 
 export const routes: RouteRecordRaw[] = [
