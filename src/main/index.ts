@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { app, BrowserWindow, dialog, ipcMain, Menu, session, shell, utilityProcess, type MenuItemConstructorOptions } from 'electron'
 import { createServices, type Services } from './services'
-import type { ChildHandle, FromChild, Spawner } from './services/training'
+import type { ChildHandle, FromChild, Spawner } from './training-protocol'
 import { bindIpc, trustedUrlChecker } from './transports/electron-ipc'
 
 // The bundle is ESM (package.json "type": "module"): no __dirname, so derive it.

@@ -3,11 +3,12 @@
 // the staging folder the host named; the host moves them into the run store. It also answers one-off
 // backend probes and benchmarks. Started by Node's child_process.fork (through tsx) or, in the
 // Electron build, by utilityProcess.fork; both deliver the same messages.
-import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type * as tf from '@tensorflow/tfjs'
-import type { FromChild, ToChild } from './services/training'
-import { lowerPriority, toBase64 } from './services/training'
+import { writeCheckpoint } from './storage/checkpoint'
+import { lowerPriority, toBase64, fromBase64, type FromChild, type PredictRun, type ToChild } from './training-protocol'
+import { Predictor } from './services/predict'
+import { StudioError } from '../shared/contract'
+import type { RunRecord } from '../shared/domain'
 import { DatasetStore } from './services/datasets'
 import { benchmarkBackends, probeBackends, selectBackend } from './backends'
 import { train } from '../core/training/trainer'
@@ -35,23 +36,6 @@ function send(msg: FromChild): void {
 function onMessage(fn: (msg: ToChild) => void): void {
   if (parentPort) parentPort.on('message', (e) => fn(e.data as ToChild))
   else process.on('message', (m) => fn(m as ToChild))
-}
-
-/** Writes tfjs's file format (model.json + one weights.bin), the layout tf.io.fileSystem reads. */
-export function writeCheckpoint(dir: string, artifacts: tf.io.ModelArtifacts): void {
-  mkdirSync(dir, { recursive: true })
-  const data = artifacts.weightData
-  const parts: ArrayBuffer[] = data === undefined ? [] : Array.isArray(data) ? data : [data]
-  const bytes = Buffer.concat(parts.map((p) => Buffer.from(p)))
-  writeFileSync(join(dir, 'weights.bin'), bytes)
-  const modelJson = {
-    format: artifacts.format ?? 'layers-model',
-    generatedBy: artifacts.generatedBy,
-    convertedBy: artifacts.convertedBy ?? null,
-    modelTopology: artifacts.modelTopology,
-    weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs ?? [] }]
-  }
-  writeFileSync(join(dir, 'model.json'), JSON.stringify(modelJson))
 }
 
 function errorText(err: unknown): string {
@@ -124,11 +108,60 @@ async function runTraining(msg: Extract<ToChild, { type: 'start' }>): Promise<vo
   })
 }
 
+// The model worker: predictions for the window run here, never in the host (Electron's main process
+// must not block). The host names the run and its checkpoint folder; the Predictor reads the files
+// and keeps the loaded models between calls.
+const predictRuns = new Map<number, PredictRun>()
+let predictor: Predictor | null = null
+
+function getPredictor(): Predictor {
+  predictor ??= new Predictor({
+    runs: {
+      get: (runId: number): RunRecord => {
+        const r = predictRuns.get(runId)
+        if (!r) throw new StudioError('not_found', `Run ${runId} was not named to the model worker.`)
+        return r.record
+      },
+      weightsDir: (runId: number) => {
+        const r = predictRuns.get(runId)
+        if (!r) throw new StudioError('not_found', `Run ${runId} was not named to the model worker.`)
+        return r.dir
+      }
+    }
+  })
+  return predictor
+}
+
+// The best backend for inference too (native where it loads: AlexNet on the JS backend takes seconds).
+let backendChosen: Promise<unknown> | null = null
+
+async function predict(msg: Extract<ToChild, { type: 'predict' }>): Promise<void> {
+  const { run, job, id } = msg
+  try {
+    backendChosen ??= selectBackend('auto').catch((err: unknown) => console.error('[model-worker] keeping the default backend:', errorText(err)))
+    await backendChosen
+    predictRuns.set(run.record.id, run)
+    const p = getPredictor()
+    if (job.kind === 'file') {
+      send({ type: 'predicted', id, result: await p.predictFile(run.record.id, run.weights, job.fileName, fromBase64(job.bytes), job.topK) })
+    } else {
+      const probs = await p.predictPixels(run.record.id, run.weights, fromBase64(job.images), job.count, job.size)
+      send({ type: 'probabilities', id, probabilities: toBase64(probs) })
+    }
+  } catch (err) {
+    if (!(err instanceof StudioError)) console.error('[model-worker]', err)
+    const code = err instanceof StudioError ? err.code : 'internal'
+    send({ type: 'predictFailed', id, code, message: errorText(err) })
+  }
+}
+
 async function handle(msg: ToChild): Promise<void> {
   if (msg.type === 'cancel') {
     abort.abort()
     return
   }
+  // One prediction after another, beside nothing else: the model worker never trains.
+  if (msg.type === 'predict') return predict(msg)
   if (busy) {
     send({ type: 'error', message: `The training process is busy and cannot take a '${msg.type}' message.` })
     return

@@ -197,17 +197,32 @@ export interface CompareResult {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Live training events
-export interface BatchEvent {
-  runId: number
+// Live training events. The trainer (core), the training process, the host and the contract all
+// speak these shapes; each is declared here once and the others add only their envelope.
+
+/** What a run is about to train on, reported once its data and model are ready. */
+export interface TrainStartInfo {
+  paramCount: number
+  trainCount: number
+  valCount: number
+  testCount: number
+  stepsPerEpoch: number
+}
+
+/** One point of the live batch curve. */
+export interface BatchPoint {
   epoch: number
-  /** Fractional epoch for the animator x axis. */
+  batch: number
+  /** Fractional epoch: 1.5 = half way through epoch 2 (the animator's x axis). */
   x: number
+  /** Averages over the batches since the previous point. */
   loss: number
   acc: number
   examplesPerSec: number
   etaSeconds: number | null
 }
+
+export type BatchEvent = { runId: number } & BatchPoint
 
 export interface EpochEvent extends EpochRecord {
   runId: number
@@ -217,6 +232,9 @@ export interface RunStatusEvent {
   runId: number
   status: RunStatus
   error: string | null
+  /** The record as the host has it at this change: backend and device once running, the test
+      results once finished. A listener needs no runs.get after a status event. */
+  run: RunRecord
 }
 
 export interface ActiveRun {

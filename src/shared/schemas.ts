@@ -86,6 +86,22 @@ export type TrainConfigInput = z.input<typeof TrainConfigSchema>
 // Runs as the store keeps them.
 export const RunStatusSchema = z.enum(['queued', 'running', 'completed', 'failed', 'cancelled', 'interrupted'])
 export type RunStatus = z.infer<typeof RunStatusSchema>
+/** A run in one of these has a live worker (or is waiting for one). */
+export const ACTIVE_STATUSES: readonly RunStatus[] = ['queued', 'running']
+/** A run in one of these is over; only a new run (or a resume) trains again. */
+export const TERMINAL_STATUSES: readonly RunStatus[] = ['completed', 'failed', 'cancelled', 'interrupted']
+export function isTerminalStatus(s: RunStatus): boolean {
+  return TERMINAL_STATUSES.includes(s)
+}
+
+/** Which saved weights: the best validation epoch's, or the last finished epoch's. */
+export const CheckpointKindSchema = z.enum(['best', 'last'])
+export type CheckpointKind = z.infer<typeof CheckpointKindSchema>
+
+/** How a dataset's images look, which decides how a dropped picture is made to look like them:
+    'digits' are centred by their centre of mass (MNIST), 'objects' are fitted (Fashion-MNIST). */
+export const DatasetStyleSchema = z.enum(['digits', 'objects'])
+export type DatasetStyle = z.infer<typeof DatasetStyleSchema>
 
 export const RunSortKeySchema = z.enum([
   'createdAt',
@@ -116,3 +132,6 @@ export type RunQuery = z.input<typeof RunQuerySchema>
 
 export const RunIdSchema = z.int().min(1)
 export const TagSchema = z.string().trim().min(1).max(60)
+export const TagListSchema = z.array(TagSchema).max(30)
+export const RunNameSchema = z.string().trim().min(1).max(120)
+export const NotesSchema = z.string().max(20_000)

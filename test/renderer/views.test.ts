@@ -184,10 +184,10 @@ describe('RunsView', () => {
 
 describe('LiveView', () => {
   it('shows the live numbers of the current run and cancels it', async () => {
-    api.handlers['training.cancel'] = ({ runId }) => ({ runId, status: 'cancelled', error: null })
+    api.handlers['training.cancel'] = ({ runId }) => ({ runId, status: 'cancelled', error: null, run: runRecord(runId, { status: 'cancelled' }) })
     const s = useTrainingStore()
     s.track(runRecord(5, { status: 'running', name: 'live one', backend: 'tensorflow' }))
-    api.emit('training.batch', { runId: 5, epoch: 1, x: 0.5, loss: 1.2, acc: 0.6, examplesPerSec: 4321, etaSeconds: 75 })
+    api.emit('training.batch', { runId: 5, epoch: 1, batch: 2, x: 0.5, loss: 1.2, acc: 0.6, examplesPerSec: 4321, etaSeconds: 75 })
     const w = await mountRoute('/live/5')
     await flushPromises()
     expect(w.text()).toContain('live one')

@@ -9,7 +9,7 @@
 //  * Everything a batch creates is freed by tf.tidy; the accumulators are swapped, never leaked.
 //  * The loop yields to the event loop every few milliseconds, so a cancel message can arrive.
 import * as tf from '@tensorflow/tfjs'
-import type { EpochRecord } from '../../shared/domain'
+import type { BatchPoint, EpochRecord, TrainStartInfo } from '../../shared/domain'
 import type { ModelSpec, TrainConfig, TrainConfigInput } from '../../shared/schemas'
 import { TrainConfigSchema } from '../../shared/schemas'
 import type { DatasetArrays, ImageSet } from '../data/types'
@@ -20,26 +20,6 @@ import { modelToArtifacts, resizeTo } from '../models/io'
 import { validateSpec } from '../models/spec'
 import { confusionMatrix, precisionPerClass, recallPerClass } from '../metrics/classification'
 import { learningRateAt } from './schedule'
-
-export interface TrainStartInfo {
-  paramCount: number
-  trainCount: number
-  valCount: number
-  testCount: number
-  stepsPerEpoch: number
-}
-
-export interface BatchPoint {
-  epoch: number
-  batch: number
-  /** Fractional epoch: 1.5 = half way through epoch 2. */
-  x: number
-  /** Averages over the batches since the previous point. */
-  loss: number
-  acc: number
-  examplesPerSec: number
-  etaSeconds: number | null
-}
 
 export interface EpochEnd extends EpochRecord {
   confusion: number[][]

@@ -15,16 +15,17 @@ import {
   type ParsedArgs,
   type Reply
 } from '../../shared/contract'
-import type { AppInfo, BackendReport, CellExample, DownloadProgress } from '../../shared/domain'
+import type { AppInfo, BackendReport, DownloadProgress } from '../../shared/domain'
 import { presets } from '../../core/models/presets'
 import { summarize } from '../../core/models/summary'
 import { ModelSpecError } from '../../core/models/spec'
-import { splitIndices } from '../../core/data/split'
-import type { DatasetArrays } from '../../core/data/types'
 import { RunStore } from './runs'
 import { DatasetStore } from './datasets'
-import { Predictor } from './predict'
-import { TrainingHost, nodeSpawner, runChildJob, type HostEvent, type Spawner } from './training'
+import { ModelWorker } from './model-worker'
+import { createInspector } from './inspect'
+import { checkRunStart } from './run-start'
+import { TrainingHost, nodeSpawner, runChildJob, type HostEvent } from './training'
+import { omitType, type Spawner } from '../training-protocol'
 
 export type HostKind = 'electron' | 'web' | 'cli'
 
@@ -98,8 +99,9 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     }
   }
   const datasets = new DatasetStore({ dataDir, onProgress: (p: DownloadProgress) => publish('datasets.progress', p) })
-  const predictor = new Predictor({ runs })
   const spawn = opts.spawn ?? nodeSpawner()
+  const models = new ModelWorker({ runs, spawn })
+  const inspector = createInspector({ runs, datasets, models })
   const training = new TrainingHost({
     runs,
     dataDir,
@@ -109,83 +111,14 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     cancelGraceMs: opts.cancelGraceMs
   })
   const unsubscribeTraining = training.subscribe((e: HostEvent) => {
-    if (e.type === 'status') publish('training.status', { runId: e.runId, status: e.status, error: e.error })
-    else if (e.type === 'batch')
-      publish('training.batch', {
-        runId: e.runId,
-        epoch: e.epoch,
-        x: e.x,
-        loss: e.loss,
-        acc: e.acc,
-        examplesPerSec: e.examplesPerSec,
-        etaSeconds: e.etaSeconds
-      })
+    // The contract's events are the host's own, without the envelope.
+    if (e.type === 'status') publish('training.status', omitType(e))
+    else if (e.type === 'batch') publish('training.batch', omitType(e))
     else if (e.type === 'epoch') publish('training.epoch', { runId: e.runId, ...e.epoch })
   })
 
   let reportCache: BackendReport | null = null
   const downloads = new Map<string, AbortController>()
-  // Cell examples load the run's dataset; keep the last one, as a user clicks cell after cell.
-  let datasetCache: { id: string; data: DatasetArrays } | null = null
-  const loadDataset = async (id: string): Promise<DatasetArrays> => {
-    if (datasetCache?.id === id) return datasetCache.data
-    const data = await datasets.load(id)
-    datasetCache = { id, data }
-    return data
-  }
-
-  const cellExamples = async (a: ParsedArgs<'runs.cellExamples'>): Promise<CellExample[]> => {
-    const run = runs.get(a.runId)
-    const n = run.classes.length
-    if (a.trueClass >= n || a.predictedClass >= n)
-      throw new StudioError('invalid_argument', `Run ${a.runId} has ${n} classes; class ${Math.max(a.trueClass, a.predictedClass)} does not exist.`)
-    const predicted = runs.predictions(a.runId, a.epoch)
-    const data = await loadDataset(run.config.dataset)
-    // Which images those predictions are of: the test set, or the validation side of the split,
-    // recomputed exactly as the trainer made it (same labels prefix, fraction, seed).
-    const useTest = a.epoch === 'test' || run.config.validation.source === 'test'
-    const set = useTest ? data.test : data.train
-    let indices: Uint32Array
-    if (useTest) {
-      indices = Uint32Array.from({ length: Math.min(predicted.length, set.count) }, (_, i) => i)
-    } else {
-      const v = run.config.validation
-      if (v.source !== 'split') throw new StudioError('internal', 'unreachable validation source')
-      const limit = run.config.trainLimit === null ? set.count : Math.min(run.config.trainLimit, set.count)
-      indices = splitIndices(set.labels.subarray(0, limit), v.fraction, run.config.seed, v.stratified).val
-    }
-    if (indices.length !== predicted.length)
-      throw new StudioError(
-        'data_error',
-        `Dataset '${run.config.dataset}' no longer matches run ${a.runId}: ${predicted.length} predictions but ${indices.length} examples.`
-      )
-    const size = set.height * set.width
-    const picked: number[] = []
-    for (let i = 0; i < indices.length && picked.length < a.limit; i++) {
-      const idx = indices[i]
-      if (set.labels[idx] === a.trueClass && predicted[i] === a.predictedClass) picked.push(idx)
-    }
-    const images = new Uint8Array(picked.length * size)
-    picked.forEach((idx, k) => images.set(set.images.subarray(idx * size, (idx + 1) * size), k * size))
-    let probs: Float32Array | null = null
-    if (picked.length > 0) {
-      try {
-        probs = await predictor.predictPixels(a.runId, 'best', images, picked.length, set.width)
-      } catch (err) {
-        console.error(`[services] run ${a.runId}: probabilities unavailable:`, (err as Error).message)
-        probs = null
-      }
-    }
-    return picked.map((idx, k) => ({
-      index: idx,
-      trueClass: a.trueClass,
-      predictedClass: a.predictedClass,
-      width: set.width,
-      height: set.height,
-      pixels: Buffer.from(images.subarray(k * size, (k + 1) * size)).toString('base64'),
-      probabilities: probs ? Array.from(probs.subarray(k * n, (k + 1) * n)) : null
-    }))
-  }
 
   const handlers: HandlerMap = {
     'app.info': (): AppInfo => ({ version: packageVersion, host: opts.host === 'electron' ? 'electron' : 'web', dataDir }),
@@ -211,30 +144,10 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     },
     'backends.benchmark': async (a) =>
       (await runChildJob(spawn, { type: 'benchmark', seconds: a.seconds }, 'benchmark', (a.seconds * 8 + 120) * 1000)).results,
-    'training.start': async (a) => {
-      const config = a.config
-      if (config.spec.numClasses < 2) throw new StudioError('invalid_argument', 'config.spec.numClasses must be at least 2.')
-      const summary = summarize(config.spec)
-      const info = await datasets.info(config.dataset).catch(async (err: unknown) => {
-        // A folder of IDX files is not in the catalogue: load it to learn its classes.
-        if (err instanceof StudioError && err.code === 'not_found') {
-          const data = await datasets.load(config.dataset)
-          return { classes: data.classes, status: 'ready' as const }
-        }
-        throw err
-      })
-      if (info.status !== 'ready')
-        throw new StudioError('unavailable', `Dataset '${config.dataset}' is not on this machine yet (status '${info.status}'); download it first.`)
-      if (info.classes.length !== config.spec.numClasses)
-        throw new StudioError(
-          'invalid_argument',
-          `config.spec.numClasses is ${config.spec.numClasses} but dataset '${config.dataset}' has ${info.classes.length} classes.`
-        )
-      return training.start(config, { name: a.name, classes: info.classes, paramCount: summary.totalParams })
-    },
+    'training.start': async (a) => training.start(a.config, { name: a.name, ...(await checkRunStart(datasets, a.config)) }),
     'training.cancel': async (a) => {
       const run = await training.cancel(a.runId)
-      return { runId: run.id, status: run.status, error: run.error }
+      return { runId: run.id, status: run.status, error: run.error, run }
     },
     'training.active': () => training.activeRuns(),
     'runs.list': (a) => runs.list(a),
@@ -242,7 +155,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     'runs.curves': (a) => runs.curves(a.runId, a.maxPoints),
     'runs.summary': (a) => summarize(runs.get(a.runId).config.spec),
     'runs.confusion': (a) => runs.confusion(a.runId, a.epoch),
-    'runs.cellExamples': (a) => cellExamples(a),
+    'runs.cellExamples': (a) => inspector.cellExamples(a),
     'runs.rename': (a) => runs.rename(a.runId, a.name),
     'runs.setNotes': (a) => runs.setNotes(a.runId, a.notes),
     'runs.setTags': (a) => runs.setTags(a.runId, a.tags),
@@ -258,7 +171,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     'predict.image': (a) => {
       const bytes = new Uint8Array(Buffer.from(a.data, 'base64'))
       if (bytes.length === 0) throw new StudioError('invalid_argument', `The file '${a.fileName}' is empty.`)
-      return predictor.predictFile(a.runId, a.weights, a.fileName, bytes, a.topK)
+      return models.predictFile(a.runId, a.weights, a.fileName, bytes, a.topK)
     }
   }
 
@@ -295,6 +208,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
       closed = true
       for (const ctl of downloads.values()) ctl.abort()
       unsubscribeTraining()
+      models.close()
       await training.close()
       subscribers.clear()
       runs.close()

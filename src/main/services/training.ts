@@ -3,73 +3,13 @@
 // to what a UI can draw), queues runs beyond `maxConcurrent`, cancels within a second and notices a
 // child that died. Nothing a child does can take the host down with it.
 import { fork } from 'node:child_process'
-import { constants as osConstants, setPriority } from 'node:os'
 import { createRequire } from 'node:module'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { StudioError } from '../../shared/contract'
-import type { ActiveRun, BackendReport, BenchmarkResult, EpochRecord, RunRecord, RunStatus, StepPoint } from '../../shared/domain'
+import type { ActiveRun, BatchEvent, EpochRecord, RunRecord, RunStatusEvent, StepPoint, TrainStartInfo } from '../../shared/domain'
 import type { TrainConfig } from '../../shared/schemas'
+import { fromBase64, lowerPriority, omitType, type ChildHandle, type FromChild, type Spawner, type ToChild } from '../training-protocol'
 import type { RunStore } from './runs'
-
-// ---------------------------------------------------------------------------------------------
-// Messages between the host and the training process. Plain JSON-safe values (typed arrays go as
-// base64), so the same messages cross Node's fork IPC and Electron's utilityProcess port.
-
-export interface TestResultMessage {
-  loss: number
-  acc: number
-  confusion: number[][]
-  precision: number[]
-  recall: number[]
-  /** base64 of one byte per test example. */
-  predictions: string
-  labels: string
-}
-
-export type ToChild =
-  | { type: 'start'; runId: number; config: TrainConfig; dataDir: string; stagingDir: string }
-  | { type: 'cancel' }
-  | { type: 'probe' }
-  | { type: 'benchmark'; seconds: number }
-
-export type FromChild =
-  | { type: 'started'; backend: string; device: string | null; versions: Record<string, string>; reason: string }
-  | { type: 'info'; paramCount: number; trainCount: number; valCount: number; testCount: number; stepsPerEpoch: number }
-  | { type: 'batch'; epoch: number; batch: number; x: number; loss: number; acc: number; examplesPerSec: number; etaSeconds: number | null }
-  | {
-      type: 'epoch'
-      epoch: EpochRecord
-      confusion: number[][]
-      /** base64 of one byte per validation example. */
-      predictions: string
-      isBest: boolean
-      checkpoints: { kind: 'best' | 'last'; stagedDir: string }[]
-    }
-  | {
-      type: 'done'
-      status: 'completed' | 'cancelled'
-      epochsDone: number
-      bestEpoch: number | null
-      bestValAcc: number | null
-      examplesPerSec: number
-      test: TestResultMessage | null
-    }
-  | { type: 'error'; message: string }
-  | { type: 'report'; report: BackendReport }
-  | { type: 'benchmark'; results: BenchmarkResult[] }
-
-/** A started training process, whichever way it was started. */
-export interface ChildHandle {
-  readonly pid: number | undefined
-  send(msg: ToChild): void
-  onMessage(fn: (msg: FromChild) => void): void
-  /** Called once; `signal` is the name of the signal that ended it, if one did. */
-  onExit(fn: (code: number | null, signal: string | null) => void): void
-  kill(signal?: NodeJS.Signals): void
-}
-
-/** Starts a training process. Electron passes one built on utilityProcess.fork. */
-export type Spawner = () => ChildHandle
 
 /** The entry as source, run through tsx (Node hosts: web mode, CLI, tests). */
 export const trainingEntrySource = fileURLToPath(new URL('../training-process.ts', import.meta.url))
@@ -77,15 +17,6 @@ export const trainingEntrySource = fileURLToPath(new URL('../training-process.ts
 /** tsx's loader as an absolute URL: `--import tsx` would resolve from the cwd, which may be anywhere. */
 export function tsxLoaderUrl(): string {
   return pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href
-}
-
-/** Training yields the CPU to the window (pid 0: this process); where lowering is not permitted it runs at normal priority. */
-export function lowerPriority(pid = 0): void {
-  try {
-    setPriority(pid, osConstants.priority.PRIORITY_BELOW_NORMAL)
-  } catch {
-    // EPERM/EACCES on some systems: nothing to do.
-  }
 }
 
 export function nodeSpawner(entry: string = trainingEntrySource): Spawner {
@@ -124,11 +55,11 @@ export function nodeSpawner(entry: string = trainingEntrySource): Spawner {
 // What the host tells its listeners (the services map these onto contract events; the CLI draws them).
 
 export type HostEvent =
-  | { type: 'status'; runId: number; status: RunStatus; error: string | null }
+  | ({ type: 'status' } & RunStatusEvent)
   | { type: 'started'; runId: number; backend: string; device: string | null; reason: string }
-  | { type: 'info'; runId: number; paramCount: number; trainCount: number; valCount: number; testCount: number; stepsPerEpoch: number }
+  | ({ type: 'info'; runId: number } & TrainStartInfo)
   /** Thinned: at most `batchEventsPerSecond` per run reach listeners (every batch is still recorded). */
-  | { type: 'batch'; runId: number; epoch: number; batch: number; x: number; loss: number; acc: number; examplesPerSec: number; etaSeconds: number | null }
+  | ({ type: 'batch' } & BatchEvent)
   | { type: 'epoch'; runId: number; epoch: EpochRecord }
   | { type: 'finished'; runId: number; run: RunRecord }
 
@@ -208,7 +139,7 @@ export class TrainingHost {
       resolveFinished
     })
     this.queue.push(run.id)
-    this.emit({ type: 'status', runId: run.id, status: 'queued', error: null })
+    this.emit({ type: 'status', runId: run.id, status: 'queued', error: null, run })
     this.pump()
     return run
   }
@@ -331,7 +262,7 @@ export class TrainingHost {
       case 'started':
         this.runs.markStarted(s.runId, { backend: msg.backend, device: msg.device, libVersions: msg.versions })
         this.emit({ type: 'started', runId: s.runId, backend: msg.backend, device: msg.device, reason: msg.reason })
-        this.emit({ type: 'status', runId: s.runId, status: 'running', error: null })
+        this.emit({ type: 'status', runId: s.runId, status: 'running', error: null, run: this.runs.get(s.runId) })
         return
       case 'info':
         this.emit({ type: 'info', runId: s.runId, ...omitType(msg) })
@@ -417,24 +348,11 @@ export class TrainingHost {
       run = this.runs.get(s.runId)
     }
     if (!s.child) this.active.delete(s.runId)
-    this.emit({ type: 'status', runId: s.runId, status: run.status, error: run.error })
+    this.emit({ type: 'status', runId: s.runId, status: run.status, error: run.error, run })
     this.emit({ type: 'finished', runId: s.runId, run })
     s.resolveFinished(run)
     this.pump()
   }
-}
-
-function omitType<T extends { type: string }>(msg: T): Omit<T, 'type'> {
-  const { type: _type, ...rest } = msg
-  return rest
-}
-
-export function toBase64(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')
-}
-
-export function fromBase64(text: string): Uint8Array {
-  return new Uint8Array(Buffer.from(text, 'base64'))
 }
 
 /** Runs a one-off job (backend probe or benchmark) in a training process, so native code never loads here. */

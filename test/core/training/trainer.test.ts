@@ -3,7 +3,8 @@
 import * as tf from '@tensorflow/tfjs'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { modelFromArtifacts } from '../../../src/core/models/io'
-import { TrainError, train, type BatchPoint, type EpochEnd } from '../../../src/core/training/trainer'
+import { TrainError, train, type EpochEnd } from '../../../src/core/training/trainer'
+import type { BatchPoint } from '../../../src/shared/domain'
 import type { TrainConfigInput } from '../../../src/shared/schemas'
 import { bandData, tinySpec } from './synthetic'
 

@@ -4,7 +4,7 @@
 import { defineStore } from 'pinia'
 import { markRaw, reactive, ref } from 'vue'
 import type { EpochRecord, RunRecord, RunStatus } from '../../../shared/domain'
-import type { TrainConfigInput } from '../../../shared/schemas'
+import { isTerminalStatus, type TrainConfigInput } from '../../../shared/schemas'
 import { errorMessage, useApi } from '../api'
 import { LiveCurve } from '../composables/decimate'
 
@@ -23,11 +23,8 @@ export interface LiveRun {
 }
 
 export const LIVE_POINTS = 2000
-const terminal: RunStatus[] = ['completed', 'failed', 'cancelled', 'interrupted']
 
-export function isTerminal(s: RunStatus): boolean {
-  return terminal.includes(s)
-}
+export const isTerminal = isTerminalStatus
 
 export const useTrainingStore = defineStore('training', () => {
   const api = useApi()
@@ -71,28 +68,9 @@ export const useTrainingStore = defineStore('training', () => {
     }
   }
 
-  /** The record as it is now: the backend and device are known only once the training process started. */
-  async function refresh(runId: number): Promise<void> {
-    if (fetching.has(runId)) return
-    fetching.add(runId)
-    try {
-      const run = await api.invoke('runs.get', { runId })
-      const live = runs[runId]
-      if (live) {
-        live.run = run
-        live.tick++
-      }
-    } catch {
-      // Keep what we have; the next status event tries again.
-    } finally {
-      fetching.delete(runId)
-    }
-  }
-
   api.on('training.batch', (e) => {
     const live = runs[e.runId]
     if (!live) return void ensure(e.runId)
-    if (live.run.backend === null) void refresh(e.runId)
     live.curve.push({ x: e.x, loss: e.loss, acc: e.acc })
     live.epoch = e.epoch
     live.x = e.x
@@ -113,13 +91,12 @@ export const useTrainingStore = defineStore('training', () => {
   })
 
   api.on('training.status', (e) => {
-    const live = runs[e.runId]
-    if (!live) return void ensure(e.runId)
+    // The event carries the record: 'running' brings the backend and device, the end the test results.
+    const live = runs[e.runId] ?? track(e.run)
+    live.run = e.run
     live.status = e.status
     live.error = e.error
     if (isTerminal(e.status)) live.etaSeconds = null
-    // 'running' brings the backend and device; the end brings test accuracy and the best epoch.
-    void refresh(e.runId)
     live.tick++
   })
 
@@ -160,6 +137,7 @@ export const useTrainingStore = defineStore('training', () => {
       const s = await api.invoke('training.cancel', { runId })
       const live = runs[runId]
       if (live) {
+        live.run = s.run
         live.status = s.status
         live.error = s.error
       }
