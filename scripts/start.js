@@ -1,45 +1,76 @@
-// `npm start`: the desktop app when the Electron binary is there; otherwise (a headless server, a
-// machine that could not download it) say so in one line and start web mode, which prints its URL.
+// `npm start`: the desktop app where Electron can run (scripts/start-decide.js says when), otherwise
+// one line saying why and web mode, which prints its URL. `npm run dev` (--dev) is the same with
+// electron-vite's dev server and hot reload, and no web fallback.
+//
+// Every tool runs as its own JS bin under this Node (process.execPath): no npm/npx and no .cmd
+// shims, which Node refuses to spawn without a shell on Windows since the CVE-2024-27980 fix.
 import { spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { projectRoot } from './electron-sqlite.js'
+import { decide } from './start-decide.js'
 
 const require = createRequire(import.meta.url)
-const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
+const bin = (pkg, rel) => join(projectRoot, 'node_modules', pkg, rel)
 
-function electronBinary() {
-  try {
-    // The package exports the path of the binary it downloaded; it throws when the download failed.
-    const path = require('electron')
-    return typeof path === 'string' && existsSync(path) ? path : null
-  } catch {
-    return null
-  }
-}
+let current = null
+// One set of listeners for the whole run. Ctrl-C in a terminal already reaches the child (same
+// process group), so SIGINT is forwarded only when there is no terminal to do it.
+process.on('SIGINT', () => {
+  if (current && !process.stdin.isTTY) current.kill('SIGINT')
+})
+process.on('SIGTERM', () => current?.kill('SIGTERM'))
 
-function run(command, args) {
+/** Runs a command to its end; resolves its exit code. A spawn failure is one line, then exit 1. */
+function run(command, args, env = process.env) {
   return new Promise((resolve) => {
-    const child = spawn(command, args, { stdio: 'inherit' })
-    const forward = (signal) => () => child.kill(signal)
-    process.on('SIGINT', forward('SIGINT'))
-    process.on('SIGTERM', forward('SIGTERM'))
-    child.on('exit', (code, signal) => resolve(signal ? 1 : (code ?? 1)))
+    const child = spawn(command, args, { stdio: 'inherit', env, cwd: projectRoot })
+    current = child
+    child.on('error', (err) => {
+      console.error(`npm start: could not run ${command}: ${err.message}`)
+      resolve(1)
+    })
+    child.on('exit', (code, signal) => {
+      current = null
+      resolve(signal ? 1 : (code ?? 1))
+    })
   })
 }
 
-const passThrough = process.argv.slice(2).filter((a, i) => !(i === 0 && a === '--'))
+/** Electron's own installer (its bin `install-electron`), which Electron >= 42 no longer runs on npm install. */
+async function installElectron(electron) {
+  const code = await run(process.execPath, [join(electron.dir, 'install.js')])
+  return code === 0 ? null : `its installer exited with code ${code}`
+}
+
+const args = process.argv.slice(2).filter((a, i) => !(i === 0 && a === '--'))
+const dev = args.includes('--dev')
+const forceWeb = args.includes('--web')
+const serverArgs = args.filter((a) => a !== '--dev' && a !== '--web')
+
+const choice = forceWeb
+  ? { mode: 'web', reason: '--web asks for web mode' }
+  : await decide({ root: projectRoot, install: installElectron, log: (line) => console.log(line) })
+
 let code
-if (electronBinary()) {
-  code = await run(npm, ['exec', '--', 'electron-vite', 'preview', ...passThrough])
+if (choice.mode === 'electron') {
+  if (serverArgs.length) console.log(`(ignoring ${serverArgs.join(' ')}: those options are for web mode, \`npm start -- --web ...\`)`)
+  // The Electron build of better-sqlite3 reaches the app (and its training processes) through the env.
+  const env = { ...process.env, CONV_STUDIO_SQLITE_BINDING: choice.sqliteBinding }
+  code = await run(process.execPath, [bin('electron-vite', 'bin/electron-vite.js'), dev ? 'dev' : 'preview'], env)
+} else if (dev) {
+  console.error(`npm run dev: the desktop app cannot start: ${choice.reason}.`)
+  if (choice.fix) console.error(choice.fix)
+  code = 1
 } else {
-  console.log('Electron is not installed (its binary download failed or was skipped); starting web mode instead.')
-  code = await run(npm, ['run', '--silent', 'build:web'])
+  console.log(`Starting web mode: ${choice.reason}.`)
+  if (choice.fix) console.log(choice.fix)
+  code = await run(process.execPath, [bin('vite', 'bin/vite.js'), 'build', '--config', 'vite.web.config.ts', '--logLevel', 'warn'])
   if (code === 0) {
-    // The server directly (not through `npm run serve` and the tsx CLI): one process to signal.
+    // The server directly (not through `npm run serve`): one process to signal.
     const tsx = pathToFileURL(require.resolve('tsx')).href
-    const server = fileURLToPath(new URL('../src/main/server.ts', import.meta.url))
-    code = await run(process.execPath, ['--import', tsx, server, ...passThrough])
+    code = await run(process.execPath, ['--import', tsx, join(projectRoot, 'src/main/server.ts'), ...serverArgs])
   }
 }
 process.exit(code)

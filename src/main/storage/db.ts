@@ -4,6 +4,7 @@ import { closeSync, mkdirSync, openSync, readSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { StudioError } from '../../shared/contract'
 import { migrations as allMigrations, type Migration } from './migrations'
+import { sqliteNativeBinding } from '../native-binding'
 
 export type Db = Database.Database
 
@@ -62,7 +63,8 @@ export function openDatabase(file: string, migrations: Migration[] = allMigratio
   let db: Db
   try {
     mkdirSync(dirname(file), { recursive: true })
-    db = new Database(file)
+    // Under Electron, its own ABI build (see native-binding.ts); under Node, npm's.
+    db = new Database(file, { nativeBinding: sqliteNativeBinding() })
   } catch (err) {
     throw storageError(`open the database ${file}`, err)
   }
