@@ -1,11 +1,28 @@
+import { existsSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { defineConfig, externalizeDepsPlugin } from 'electron-vite'
+import { defineConfig } from 'electron-vite'
 import vue from '@vitejs/plugin-vue'
+
+// electron-vite externalises `dependencies` only. The optional ones (the native tfjs bindings,
+// webgpu's dawn.node, electron) must stay external too: bundled, webgpu's index.js looks for
+// dawn.node beside out/main/chunks (never there), and the build fails outright on an install
+// without them. Read from package.json so a new optional package is covered without an edit here.
+const pkg = JSON.parse(readFileSync(resolve(__dirname, 'package.json'), 'utf8')) as { optionalDependencies?: Record<string, string> }
+const optionalDeps = Object.keys(pkg.optionalDependencies ?? {})
+
+// electron-vite picks its node/chrome build targets from the installed electron package and throws
+// when there is none (npm skips it on Node < 22.12, and web-only installs may omit it). Its own
+// ELECTRON_MAJOR_VER override then comes from the range we declare, so the build still targets the
+// Electron we ship.
+if (!existsSync(resolve(__dirname, 'node_modules/electron/package.json')) && !process.env.ELECTRON_MAJOR_VER) {
+  const major = /(\d+)/.exec(pkg.optionalDependencies?.electron ?? '')?.[1]
+  if (major) process.env.ELECTRON_MAJOR_VER = major
+}
 
 export default defineConfig({
   main: {
-    plugins: [externalizeDepsPlugin()],
     build: {
+      externalizeDeps: { include: optionalDeps },
       rollupOptions: {
         input: {
           index: resolve(__dirname, 'src/main/index.ts'),
@@ -16,7 +33,8 @@ export default defineConfig({
     }
   },
   preload: {
-    plugins: [externalizeDepsPlugin()],
+    // A sandboxed preload cannot be ESM and may require only 'electron': CommonJS, named .cjs since
+    // package.json says "type": "module".
     build: { rollupOptions: { output: { format: 'cjs', entryFileNames: '[name].cjs' } } }
   },
   renderer: {
