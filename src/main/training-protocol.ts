@@ -11,8 +11,8 @@ export interface TestResultMessage {
   loss: number
   acc: number
   confusion: number[][]
-  precision: number[]
-  recall: number[]
+  precision: (number | null)[]
+  recall: (number | null)[]
   /** base64 of one byte per test example. */
   predictions: string
   labels: string

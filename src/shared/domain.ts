@@ -138,8 +138,9 @@ export interface RunRecord extends RunSummary {
   startedAt: string | null
   error: string | null
   /** Per-class precision/recall on the test set, when the run finished. */
-  testPrecision: number[] | null
-  testRecall: number[] | null
+  /** null for a class without predictions (precision) or without examples (recall). */
+  testPrecision: (number | null)[] | null
+  testRecall: (number | null)[] | null
   classes: string[]
 }
 
@@ -175,6 +176,12 @@ export interface ConfusionMatrix {
   classes: string[]
   /** matrix[true][predicted] */
   matrix: number[][]
+  /** null for an empty matrix. */
+  accuracy: number | null
+  /** Per class, computed once in core (metrics/classification.ts): null where undefined. */
+  precision: (number | null)[]
+  recall: (number | null)[]
+  support: number[]
 }
 
 export interface CellExample extends GrayImage {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { decimate, LiveCurve } from '../../src/renderer/src/composables/decimate'
-import { accuracy, curvesToCsv, perClass } from '../../src/renderer/src/composables/metrics'
+import { curvesToCsv } from '../../src/renderer/src/composables/metrics'
 
 const ramp = (n: number) => Array.from({ length: n }, (_, i) => ({ x: i / 100, loss: i, acc: 1 }))
 
@@ -27,19 +27,6 @@ describe('decimate', () => {
 })
 
 describe('metrics', () => {
-  const m = [
-    [8, 2],
-    [1, 9]
-  ]
-  it('per-class precision, recall and accuracy from matrix[true][predicted]', () => {
-    const s = perClass(m)
-    expect(s.recall).toEqual([0.8, 0.9])
-    expect(s.precision[0]).toBeCloseTo(8 / 9)
-    expect(s.precision[1]).toBeCloseTo(9 / 11)
-    expect(s.support).toEqual([10, 10])
-    expect(accuracy(m)).toBeCloseTo(0.85)
-    expect(perClass([[0, 0], [0, 0]]).recall).toEqual([null, null])
-  })
   it('metrics CSV has a header, one row per epoch and one per step', () => {
     const csv = curvesToCsv({
       epochs: [{ epoch: 1, trainLoss: 0.5, trainAcc: 0.8, valLoss: 0.4, valAcc: 0.85, seconds: 2, examplesPerSec: 100 }],

@@ -214,7 +214,17 @@ describe('RunDetailView', () => {
     api.handlers['runs.get'] = ({ runId }) => runRecord(runId, { classes: ['0', '1'] })
     api.handlers['runs.curves'] = ({ runId }) => ({ runId, steps: [{ x: 0.5, loss: 1, acc: 0.5 }], totalSteps: 1, epochs: [{ epoch: 1, trainLoss: 1, trainAcc: 0.5, valLoss: 0.9, valAcc: 0.6, seconds: 1, examplesPerSec: 10 }] })
     api.handlers['runs.summary'] = () => summary
-    api.handlers['runs.confusion'] = ({ runId, epoch }) => ({ runId, epoch: epoch ?? 'test', classes: ['0', '1'], matrix: [[8, 2], [1, 9]] })
+    // The services compute the metrics (core/metrics, tested there); the view only shows them.
+    api.handlers['runs.confusion'] = ({ runId, epoch }) => ({
+      runId,
+      epoch: epoch ?? 'test',
+      classes: ['0', '1'],
+      matrix: [[8, 2], [1, 9]],
+      accuracy: 0.85,
+      precision: [8 / 9, 9 / 11],
+      recall: [0.8, 0.9],
+      support: [10, 10]
+    })
     api.handlers['runs.cellExamples'] = ({ trueClass, predictedClass }) => [
       { index: 17, trueClass, predictedClass, width: 2, height: 2, pixels: btoa('\x00\x00\x00\x00'), probabilities: [0.2, 0.8] },
       { index: 23, trueClass, predictedClass, width: 2, height: 2, pixels: btoa('\x00\x00\x00\x00'), probabilities: [0.4, 0.6] }

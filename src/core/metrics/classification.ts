@@ -31,29 +31,44 @@ export function accuracy(labels: ArrayLike<number>, predictions: ArrayLike<numbe
   return right / labels.length
 }
 
-export function accuracyFromConfusion(m: number[][]): number {
+/** The share of all examples on the diagonal; null for an empty matrix (nothing was evaluated). */
+export function accuracyFromConfusion(m: number[][]): number | null {
   let right = 0
   let all = 0
-  m.forEach((row, t) => row.forEach((n, p) => {
-    all += n
-    if (t === p) right += n
-  }))
-  return all === 0 ? 0 : right / all
+  m.forEach((row, t) =>
+    row.forEach((n, p) => {
+      all += n
+      if (t === p) right += n
+    })
+  )
+  return all === 0 ? null : right / all
 }
 
-/** Per class: of the examples predicted as c, the share that are c. 0 when nothing was predicted as c. */
-export function precisionPerClass(m: number[][]): number[] {
-  return m.map((_, c) => {
-    let predicted = 0
-    for (const row of m) predicted += row[c]
-    return predicted === 0 ? 0 : m[c][c] / predicted
-  })
+export interface ClassMetrics {
+  /** Of the examples predicted as c, the share that are c; null when nothing was predicted as c. */
+  precision: (number | null)[]
+  /** Of the examples of class c, the share predicted as c; null when the class has no examples. */
+  recall: (number | null)[]
+  /** How many examples of each class there are. */
+  support: number[]
 }
 
-/** Per class: of the examples of class c, the share predicted as c. 0 when the class has no examples. */
-export function recallPerClass(m: number[][]): number[] {
-  return m.map((row, c) => {
-    const actual = row.reduce((s, n) => s + n, 0)
-    return actual === 0 ? 0 : row[c] / actual
-  })
+/** Per-class metrics from matrix[true][predicted]. An undefined ratio is null, never 0: a class the
+    model never predicts is not the same as one it always gets wrong. */
+export function classMetrics(m: number[][]): ClassMetrics {
+  const precision: (number | null)[] = []
+  const recall: (number | null)[] = []
+  const support: number[] = []
+  for (let c = 0; c < m.length; c++) {
+    let row = 0
+    let col = 0
+    for (let k = 0; k < m.length; k++) {
+      row += m[c][k]
+      col += m[k][c]
+    }
+    support.push(row)
+    recall.push(row === 0 ? null : m[c][c] / row)
+    precision.push(col === 0 ? null : m[c][c] / col)
+  }
+  return { precision, recall, support }
 }

@@ -18,7 +18,7 @@ import { epochOrder } from '../data/batches'
 import { buildModel } from '../models/build'
 import { modelToArtifacts, resizeTo } from '../models/io'
 import { validateSpec } from '../models/spec'
-import { confusionMatrix, precisionPerClass, recallPerClass } from '../metrics/classification'
+import { classMetrics, confusionMatrix } from '../metrics/classification'
 import { learningRateAt } from './schedule'
 
 export interface EpochEnd extends EpochRecord {
@@ -41,8 +41,8 @@ export interface TestEvaluation {
   loss: number
   acc: number
   confusion: number[][]
-  precision: number[]
-  recall: number[]
+  precision: (number | null)[]
+  recall: (number | null)[]
   predictions: Uint8Array
 }
 
@@ -384,14 +384,8 @@ export async function train(
       const ev = await evaluate(model, testSet, spec, chunk, signal)
       if (ev === null) return { status: 'cancelled', epochsDone, bestEpoch, bestValAcc, examplesPerSec: trainSeconds > 0 ? trainedExamples / trainSeconds : 0, test: null }
       const confusion = confusionMatrix(testSet.labels, ev.predictions, classes)
-      test = {
-        loss: ev.loss,
-        acc: ev.acc,
-        confusion,
-        precision: precisionPerClass(confusion),
-        recall: recallPerClass(confusion),
-        predictions: ev.predictions
-      }
+      const { precision, recall } = classMetrics(confusion)
+      test = { loss: ev.loss, acc: ev.acc, confusion, precision, recall, predictions: ev.predictions }
     }
     return {
       status,
