@@ -6,7 +6,7 @@ import { markRaw, reactive, ref } from 'vue'
 import type { EpochRecord, RunRecord, RunStatus } from '../../../shared/domain'
 import { isTerminalStatus, type TrainConfigInput } from '../../../shared/schemas'
 import { errorMessage, useApi } from '../api'
-import { LiveCurve } from '../composables/decimate'
+import { LiveCurve } from '../composables/live-curve'
 
 export interface LiveRun {
   run: RunRecord

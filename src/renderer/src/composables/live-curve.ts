@@ -1,32 +1,6 @@
 import type { StepPoint } from '../../../shared/domain'
 
 /**
- * Thins a curve to at most `max` points by averaging equal-width buckets of consecutive points:
- * the chart keeps its shape (an average, unlike picking every n-th point, does not alias batch
- * noise into fake spikes) and its cost stays bounded however long the run is.
- */
-export function decimate(points: readonly StepPoint[], max: number): StepPoint[] {
-  if (points.length <= max) return points.slice()
-  const out: StepPoint[] = []
-  const size = points.length / max
-  for (let b = 0; b < max; b++) {
-    const from = Math.floor(b * size)
-    const to = Math.max(from + 1, Math.floor((b + 1) * size))
-    let x = 0
-    let loss = 0
-    let acc = 0
-    for (let i = from; i < to; i++) {
-      x += points[i].x
-      loss += points[i].loss
-      acc += points[i].acc
-    }
-    const n = to - from
-    out.push({ x: x / n, loss: loss / n, acc: acc / n })
-  }
-  return out
-}
-
-/**
  * A live curve that stays at most `max` points: when full, adjacent pairs are merged in place, so
  * appending stays amortised O(1) and a chart can be rebuilt from it in bounded time.
  */

@@ -1,19 +1,10 @@
 import { describe, expect, it } from 'vitest'
-import { decimate, LiveCurve } from '../../src/renderer/src/composables/decimate'
+import { LiveCurve } from '../../src/renderer/src/composables/live-curve'
 import { curvesToCsv } from '../../src/renderer/src/composables/metrics'
 
 const ramp = (n: number) => Array.from({ length: n }, (_, i) => ({ x: i / 100, loss: i, acc: 1 }))
 
-describe('decimate', () => {
-  it('keeps short curves as they are and averages long ones into at most max points', () => {
-    expect(decimate(ramp(5), 10)).toHaveLength(5)
-    const d = decimate(ramp(100_000), 2000)
-    expect(d).toHaveLength(2000)
-    expect(d[0].loss).toBeCloseTo(24.5)
-    expect(d[1999].loss).toBeCloseTo(99_974.5)
-    expect(d.every((p, i) => i === 0 || p.x > d[i - 1].x)).toBe(true)
-  })
-
+describe('LiveCurve', () => {
   it('a LiveCurve stays bounded and keeps the shape of what was pushed', () => {
     const c = new LiveCurve(100)
     for (const p of ramp(10_000)) c.push(p)
