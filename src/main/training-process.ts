@@ -116,6 +116,7 @@ let predictor: Predictor | null = null
 
 function getPredictor(): Predictor {
   predictor ??= new Predictor({
+    styleOf: (datasetId) => [...predictRuns.values()].find((r) => r.record.config.dataset === datasetId)?.style ?? 'digits',
     runs: {
       get: (runId: number): RunRecord => {
         const r = predictRuns.get(runId)

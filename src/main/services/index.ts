@@ -20,6 +20,7 @@ import { presets } from '../../core/models/presets'
 import { summarize } from '../../core/models/summary'
 import { ModelSpecError } from '../../core/models/spec'
 import { RunStore } from './runs'
+import { compareRuns } from './compare'
 import { DatasetStore } from './datasets'
 import { ModelWorker } from './model-worker'
 import { createInspector } from './inspect'
@@ -100,7 +101,9 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
   }
   const datasets = new DatasetStore({ dataDir, onProgress: (p: DownloadProgress) => publish('datasets.progress', p) })
   const spawn = opts.spawn ?? nodeSpawner()
-  const models = new ModelWorker({ runs, spawn })
+  // A dataset the catalogue no longer knows (a folder the CLI trained on) is MNIST-like by default.
+  const styleOf = async (id: string) => (await datasets.list()).find((d) => d.id === id)?.style ?? 'digits'
+  const models = new ModelWorker({ runs, spawn, styleOf })
   const inspector = createInspector({ runs, datasets, models })
   const training = new TrainingHost({
     runs,
@@ -164,8 +167,8 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
         throw new StudioError('conflict', `Run ${a.runId} is training; cancel it before deleting it.`)
       return runs.delete(a.runId)
     },
-    'runs.compare': (a) => runs.compare(a.runIds),
-    'runs.export': (a) => ({ path: runs.exportRun(a.runId, a.path) }),
+    'runs.compare': (a) => compareRuns(runs, a.runIds),
+    'runs.export': async (a) => ({ path: await runs.exportRun(a.runId, a.path) }),
     'runs.import': (a) => runs.importRun(a.path),
     'runs.trainAgain': (a) => runs.trainAgain(a.runId),
     'predict.image': (a) => {

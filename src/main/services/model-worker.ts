@@ -5,13 +5,15 @@
 // that dies fails only the calls in flight, and the next call starts a new one.
 import { StudioError, type ErrorCode } from '../../shared/contract'
 import type { PredictResult } from '../../shared/domain'
-import type { CheckpointKind } from '../../shared/schemas'
+import type { CheckpointKind, DatasetStyle } from '../../shared/schemas'
 import { float32FromBase64, toBase64, type ChildHandle, type FromChild, type PredictJob, type Spawner } from '../training-protocol'
 import type { RunStore } from './runs'
 
 export interface ModelWorkerOptions {
   spawn: Spawner
   runs: Pick<RunStore, 'get' | 'weightsDir'>
+  /** The dataset's style, from the dataset store (the worker does not read the catalogue). */
+  styleOf: (datasetId: string) => Promise<DatasetStyle>
   /** Stop the worker after this long without a call (it holds the loaded models). */
   idleMs?: number
   /** A call that takes longer fails and the worker is replaced. */
@@ -29,6 +31,7 @@ interface Pending {
 export class ModelWorker {
   private readonly spawn: Spawner
   private readonly runs: ModelWorkerOptions['runs']
+  private readonly styleOf: ModelWorkerOptions['styleOf']
   private readonly idleMs: number
   private readonly timeoutMs: number
   private child: ChildHandle | null = null
@@ -40,6 +43,7 @@ export class ModelWorker {
   constructor(opts: ModelWorkerOptions) {
     this.spawn = opts.spawn
     this.runs = opts.runs
+    this.styleOf = opts.styleOf
     this.idleMs = opts.idleMs ?? 5 * 60_000
     this.timeoutMs = opts.timeoutMs ?? 120_000
   }
@@ -72,7 +76,7 @@ export class ModelWorker {
   private async call(runId: number, weights: CheckpointKind, job: PredictJob): Promise<Answer> {
     if (this.closed) throw new StudioError('unavailable', 'Conv Studio is shutting down.')
     const record = this.runs.get(runId)
-    const run = { record, weights, dir: this.runs.weightsDir(runId, weights) }
+    const run = { record, weights, dir: this.runs.weightsDir(runId, weights), style: await this.styleOf(record.config.dataset) }
     const child = this.ensureChild()
     const id = this.nextId++
     const answer = await new Promise<Answer>((resolve, reject) => {

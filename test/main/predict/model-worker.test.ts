@@ -16,7 +16,7 @@ let s: Setup
 let worker: ModelWorker
 beforeAll(() => {
   s = setupRun()
-  worker = new ModelWorker({ spawn: nodeSpawner(), runs: s.store })
+  worker = new ModelWorker({ spawn: nodeSpawner(), runs: s.store, styleOf: async () => 'digits' })
 })
 afterAll(() => {
   worker.close()
