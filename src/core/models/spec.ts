@@ -45,10 +45,6 @@ const classNames: Record<LayerSpec['type'], string> = {
   dropout: 'Dropout'
 }
 
-export function layerClassName(layer: LayerSpec): string {
-  return classNames[layer.type]
-}
-
 function fmt(shape: Shape): string {
   return `[${shape.join(', ')}]`
 }

@@ -119,7 +119,3 @@ export const catalog: CatalogEntry[] = [
     }
   }
 ]
-
-export function catalogEntry(id: string): CatalogEntry | undefined {
-  return catalog.find((e) => e.id === id)
-}

@@ -11,20 +11,20 @@ export interface Draft {
   presetId: string
   spec: ModelSpec
   dataset: string
-  optimizer: 'sgd' | 'adam'
+  optimizer: TrainConfig['optimizer']
   lr: number | string
   momentum: number | string
   weightDecay: number | string
-  scheduleType: 'constant' | 'step' | 'cosine'
+  scheduleType: TrainConfig['schedule']['type']
   stepEpochs: number | string
   gamma: number | string
   minLr: number | string
   batchSize: number | string
   epochs: number | string
   seed: number | string
-  validationSource: 'test' | 'split'
+  validationSource: TrainConfig['validation']['source']
   fraction: number | string
-  init: 'xavier' | 'default'
+  init: TrainConfig['init']
   backend: TrainConfig['backend']
   trainLimit: number | string
   patience: number | string
