@@ -1,4 +1,4 @@
-// ESLint flat config. Besides the usual rules it enforces the layering of ../DESIGN.md:
+// ESLint flat config. Besides the usual rules it enforces the layering of docs/architecture.md:
 //   shared <- everyone; core <- main; renderer imports only shared and browser libraries;
 //   preload imports only shared and electron. A wrong arrow fails `npm run lint`.
 import js from '@eslint/js'
@@ -15,7 +15,7 @@ export const layerRules = {
   core: {
     paths: [...nodeBuiltins, ...platformPackages, 'vue', 'pinia'].map((name) => ({
       name,
-      message: 'src/core is pure: it may import tfjs and src/shared only (see DESIGN.md).'
+      message: 'src/core is pure: it may import tfjs and src/shared only (see docs/architecture.md).'
     })),
     patterns: [
       { group: ['**/main/**', '**/renderer/**', '**/preload/**'], message: 'src/core may import only src/shared.' }

@@ -1,4 +1,4 @@
-// The import layering of DESIGN.md is enforced by ESLint; these tests prove the rule bites by linting
+// The import layering of docs/architecture.md is enforced by ESLint; these tests prove the rule bites by linting
 // offending code under the paths where it would live.
 import { ESLint } from 'eslint'
 import { describe, expect, it } from 'vitest'
