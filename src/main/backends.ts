@@ -1,4 +1,4 @@
-// Which tfjs backend trains, and why (DESIGN.md "Backends"). Tries, in order:
+// Which tfjs backend trains, and why (docs/architecture.md, "Backends"). Tries, in order:
 //   tensorflow-gpu  @tensorflow/tfjs-node-gpu (CUDA): only when TensorFlow really sees a GPU
 //   tensorflow      @tensorflow/tfjs-node (native CPU, oneDNN on)
 //   webgpu          tfjs-backend-webgpu over Dawn (`webgpu` package); hardware adapters only for auto
@@ -19,7 +19,7 @@ import { selfCheck } from '../core/backends/selfcheck'
 import { buildModel } from '../core/models/build'
 import { getPreset } from '../core/models/presets'
 import { loadNative, loadedNative, nativePrecheck, shortError } from './backends/native'
-import { adapterName, openedAdapter, releaseWebGpu, setupWebGpu, type WebGpuAdapterInfo } from './backends/webgpu'
+import { adapterName, dawnWasLoaded, openedAdapter, probeWebGpuAdapter, releaseWebGpu, setupWebGpu, type WebGpuAdapterInfo } from './backends/webgpu'
 import { diagnoseCuda, listNvidiaGpus, type GpuInfo } from './backends/gpus'
 
 export type { BackendName } from '../shared/schemas'
@@ -141,6 +141,15 @@ async function tryTensorflow(): Promise<Attempt> {
 
 async function tryWebGpu(purpose: Purpose): Promise<Attempt> {
   const name: BackendName = 'webgpu'
+  const softwareNote = 'a software adapter (a CPU rasteriser, about 50 LeNet examples/s): auto does not pick it; --backend webgpu does'
+  if (purpose === 'auto' && !dawnWasLoaded()) {
+    // Ask a separate process first: on most machines auto gets here without a GPU, and loading Dawn
+    // in this process would print its driver warnings into the user's terminal for nothing.
+    const probe = await probeWebGpuAdapter()
+    if ('error' in probe) return unavailable(name, probe.error)
+    if (probe.adapter.software)
+      return { candidate: { name, available: false, reason: softwareNote, device: adapterName(probe.adapter), versions: probe.versions }, autoExcluded: true }
+  }
   let adapter: WebGpuAdapterInfo
   let versions: Record<string, string>
   try {
@@ -149,7 +158,6 @@ async function tryWebGpu(purpose: Purpose): Promise<Attempt> {
     return unavailable(name, shortError(error))
   }
   const device = adapterName(adapter)
-  const softwareNote = 'a software adapter (a CPU rasteriser, about 50 LeNet examples/s): auto does not pick it; --backend webgpu does'
   if (adapter.software && purpose === 'auto') {
     // Not worth a self-check (seconds of shader compiles on a CPU rasteriser) for a backend auto
     // will not use; released at once, since a live Dawn device keeps the process from exiting.

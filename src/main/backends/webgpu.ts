@@ -9,7 +9,9 @@
 //      `auto` never picks a software adapter; `--backend webgpu` may.
 // On Linux without a display, Mesa's EGL needs EGL_PLATFORM=surfaceless for the GL path; it
 // needs the Debian packages libegl1, libegl-mesa0 and libgles2 (plus libgl1-mesa-dri).
+import { spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
+import { pathToFileURL } from 'node:url'
 import * as tf from '@tensorflow/tfjs'
 
 export interface WebGpuAdapterInfo {
@@ -55,7 +57,11 @@ export function dawnWasLoaded(): boolean {
 }
 
 function describe(adapter: GPUAdapter, api: string, featureLevel: 'core' | 'compatibility'): WebGpuAdapterInfo {
-  const raw = adapter.info as unknown as Record<string, unknown>
+  const fallback = (adapter as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter === true
+  return describeRaw(adapter.info as unknown as Record<string, unknown>, fallback, api, featureLevel)
+}
+
+function describeRaw(raw: Record<string, unknown>, fallback: boolean, api: string, featureLevel: 'core' | 'compatibility'): WebGpuAdapterInfo {
   const text = (key: string): string => (typeof raw[key] === 'string' ? (raw[key] as string) : '')
   const info = {
     vendor: text('vendor'),
@@ -65,19 +71,21 @@ function describe(adapter: GPUAdapter, api: string, featureLevel: 'core' | 'comp
     api: text('backendType') || api,
     featureLevel
   }
-  const fallback = (adapter as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter === true
   const software = fallback || text('adapterType') === 'cpu' || SOFTWARE.test(`${info.vendor} ${info.device} ${info.description}`)
   return { ...info, software }
 }
 
+/** Where Dawn looks for an adapter, best first. */
+const ATTEMPTS: { flags: string[]; options: Record<string, unknown>; api: string; level: 'core' | 'compatibility' }[] = [
+  { flags: [], options: { powerPreference: 'high-performance' }, api: 'default', level: 'core' },
+  { flags: ['backend=opengl'], options: { featureLevel: 'compatibility' }, api: 'opengl', level: 'compatibility' },
+  { flags: ['backend=opengles'], options: { featureLevel: 'compatibility' }, api: 'opengles', level: 'compatibility' }
+]
+
 async function openDevice(dawn: DawnModule): Promise<Loaded> {
   if (process.platform === 'linux' && !process.env.EGL_PLATFORM) process.env.EGL_PLATFORM = 'surfaceless'
   Object.assign(globalThis, dawn.globals) // GPUBufferUsage, GPUMapMode, ... that tfjs-backend-webgpu reads
-  const attempts: { flags: string[]; options: Record<string, unknown>; api: string; level: 'core' | 'compatibility' }[] = [
-    { flags: [], options: { powerPreference: 'high-performance' }, api: 'default', level: 'core' },
-    { flags: ['backend=opengl'], options: { featureLevel: 'compatibility' }, api: 'opengl', level: 'compatibility' },
-    { flags: ['backend=opengles'], options: { featureLevel: 'compatibility' }, api: 'opengles', level: 'compatibility' }
-  ]
+  const attempts = ATTEMPTS
   const tried: string[] = []
   for (const a of attempts) {
     const gpu = dawn.create(a.flags)
@@ -155,6 +163,71 @@ function webGpuVersions(info: WebGpuAdapterInfo): Record<string, string> {
   versions.adapter = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' / ')
   versions.api = `${info.api} (${info.featureLevel})`
   return versions
+}
+
+// Run by probeWebGpuAdapter() in a separate Node process: the adapter Dawn would open (the same
+// attempts as openDevice), as one JSON line. Dawn and the GPU drivers print their warnings there.
+const PROBE_SCRIPT = `
+const [url, attempts] = [process.argv[1], JSON.parse(process.argv[2])]
+const tried = []
+try {
+  const dawn = await import(url)
+  for (const a of attempts) {
+    let adapter = null
+    try { adapter = await dawn.create(a.flags).requestAdapter(a.options) } catch (e) { tried.push(a.api + ': ' + String(e && e.message || e).split('\\n')[0]); continue }
+    if (!adapter) { tried.push(a.api + (a.level === 'compatibility' ? ' (compatibility)' : '') + ': no adapter'); continue }
+    const info = {}
+    for (const k of ['vendor', 'architecture', 'device', 'description', 'backendType', 'adapterType']) if (typeof adapter.info[k] === 'string') info[k] = adapter.info[k]
+    process.stdout.write(JSON.stringify({ info, fallback: adapter.isFallbackAdapter === true, api: a.api, level: a.level }) + '\\n')
+    process.exit(0)
+  }
+  process.stdout.write(JSON.stringify({ error: 'no WebGPU adapter: ' + tried.join('; ') }) + '\\n')
+} catch (e) {
+  process.stdout.write(JSON.stringify({ error: "cannot load the 'webgpu' package (Dawn for Node): " + String(e && e.message || e).split('\\n')[0] }) + '\\n')
+}
+process.exit(0)
+`
+
+/**
+ * The adapter Dawn would open, found by a separate Node process so that nothing native loads here
+ * and Dawn's and the drivers' warnings ("Couldn't load Vulkan ...") never reach the user's terminal.
+ * `auto` asks this first and loads Dawn in this process only for a hardware adapter.
+ */
+export function probeWebGpuAdapter(timeoutMs = 20_000): Promise<WebGpuSetup | { error: string }> {
+  let url: string
+  try {
+    url = pathToFileURL(require.resolve('webgpu')).href
+  } catch (error) {
+    return Promise.resolve({ error: `cannot load the 'webgpu' package (Dawn for Node): ${firstLine(error)}` })
+  }
+  const env = { ...process.env }
+  if (process.platform === 'linux' && !env.EGL_PLATFORM) env.EGL_PLATFORM = 'surfaceless'
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', PROBE_SCRIPT, url, JSON.stringify(ATTEMPTS)], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+      env
+    })
+    let out = ''
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+    child.on('error', (error) => {
+      clearTimeout(timer)
+      resolve({ error: `the WebGPU probe did not start: ${firstLine(error)}` })
+    })
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      try {
+        const r = JSON.parse(out.trim().split('\n').pop() ?? '') as
+          | { error: string }
+          | { info: Record<string, unknown>; fallback: boolean; api: string; level: 'core' | 'compatibility' }
+        if ('error' in r) return resolve({ error: r.error })
+        const adapter = describeRaw(r.info, r.fallback, r.api, r.level)
+        resolve({ adapter, versions: webGpuVersions(adapter) })
+      } catch {
+        resolve({ error: `the WebGPU probe ${signal ? `was killed by ${signal}` : `exited with code ${code}`} without an answer` })
+      }
+    })
+  })
 }
 
 /** The adapter opened by setupWebGpu(), if any. */
