@@ -101,6 +101,10 @@ export function sandboxFix({ platform, electronDir, restrictFile = USERNS_FILES[
 /**
  * The whole decision. `install` downloads a missing binary (null: do not); `sqlite` passes options
  * to ensureElectronSqlite (tests point it at their own cache and strategies).
+ * @param {{ root: string, platform?: string, env?: Record<string, string | undefined>,
+ *           install?: ((electron: { version: string, dir: string }) => Promise<string | null>) | null,
+ *           sqlite?: { sqliteDir?: string, cacheRoot?: string, strategies?: import('./electron-sqlite.js').Strategy[] },
+ *           sandbox?: { restrictFile?: string, cloneFile?: string }, log?: (line: string) => void }} opts
  * @returns {Promise<{ mode: 'electron', binary: string, version: string, sqliteBinding: string }
  *                 | { mode: 'web', reason: string, fix?: string }>}
  */

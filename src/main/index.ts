@@ -1,19 +1,75 @@
 // Electron main: a thin shell around the shared services. One window, an app menu, a single-instance
-// lock, native dialogs for import/export; every call from the page goes through services.handle,
-// which validates it. The window is locked down: sandbox, context isolation, no Node, a strict CSP,
-// no navigation, no new windows, IPC only from our own page.
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { app, BrowserWindow, dialog, ipcMain, Menu, session, shell, utilityProcess, type MenuItemConstructorOptions } from 'electron'
+// lock, native dialogs for import/export; every call from the page goes through the window
+// transport, which validates it. The window is locked down: sandbox, context isolation, no Node, a
+// strict CSP on a privileged app:// origin, no navigation, no new windows, IPC only from our page.
+import { existsSync } from 'node:fs'
+import { dirname, extname, join, resolve, sep } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import {
+  app,
+  BrowserWindow,
+  dialog,
+  ipcMain,
+  Menu,
+  net,
+  protocol,
+  session,
+  shell,
+  utilityProcess,
+  type IpcMainInvokeEvent,
+  type MenuItemConstructorOptions
+} from 'electron'
+import log from 'electron-log/main'
+import { StudioError, type Reply } from '../shared/contract'
+import type { DatasetInfo, RunRecord } from '../shared/domain'
+import { channels } from '../shared/wire'
+import { SQLITE_BINDING_ENV } from './native-binding'
+import { dataPaths, defaultDataDir, readSettings, writeSettings } from './paths'
 import { createServices, type Services } from './services'
 import type { ChildHandle, FromChild, Spawner } from './training-protocol'
-import { bindIpc, trustedUrlChecker } from './transports/electron-ipc'
+import { bindIpc } from './transports/electron-ipc'
 
 // The bundle is ESM (package.json "type": "module"): no __dirname, so derive it.
 const here = dirname(fileURLToPath(import.meta.url))
-const rendererFile = join(here, '../renderer/index.html')
-const devServerUrl = process.env.ELECTRON_RENDERER_URL
-const isTrusted = trustedUrlChecker(rendererFile, devServerUrl)
+const rendererDir = resolve(here, '../renderer')
+
+// A packaged app has no terminal: everything main and its training processes print goes to
+// <logs>/main.log as well (electron-log: rotation, one file per process type, the de facto
+// Electron logger). console.* is routed through it so the services' messages land there too.
+log.transports.file.resolvePathFn = () => join(app.getPath('logs'), 'main.log')
+Object.assign(console, log.functions)
+log.errorHandler.startCatching({ showDialog: false })
+
+// The page is served from app://studio/ rather than file://: a file:// page has no response headers
+// (so no header CSP) and a null origin. Registered before ready, as protocol.registerSchemesAsPrivileged requires.
+const APP_ORIGIN = 'app://studio'
+protocol.registerSchemesAsPrivileged([{ scheme: 'app', privileges: { standard: true, secure: true, supportFetchAPI: true } }])
+
+/** electron-vite's dev server, only in development and only on this machine (never a packaged app's env). */
+function devServer(): URL | null {
+  const raw = app.isPackaged ? undefined : process.env.ELECTRON_RENDERER_URL
+  if (!raw) return null
+  try {
+    const url = new URL(raw)
+    if (url.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname)) return url
+  } catch {
+    // fall through
+  }
+  console.error(`[main] ignoring ELECTRON_RENDERER_URL=${raw.slice(0, 100)}: only http://localhost is allowed`)
+  return null
+}
+const devUrl = devServer()
+
+/** Our page: the app:// origin, or the dev server's origin in development. */
+function isTrusted(url: string): boolean {
+  try {
+    const u = new URL(url)
+    if (u.protocol === 'app:' && u.host === 'studio') return true
+    return devUrl !== null && u.origin === devUrl.origin
+  } catch {
+    return false
+  }
+}
 
 const CSP = [
   "default-src 'self'",
@@ -27,9 +83,51 @@ const CSP = [
   "frame-ancestors 'none'"
 ].join('; ')
 
-/** Training processes as Electron utility processes (the packaged app has no tsx and no `node`). */
+const MIME: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.json': 'application/json',
+  '.wasm': 'application/wasm',
+  '.woff2': 'font/woff2'
+}
+
+/** app://studio/<path> → out/renderer/<path>; nothing outside that folder, nothing but GET. */
+async function serveRenderer(request: Request): Promise<Response> {
+  const url = new URL(request.url)
+  if (url.host !== 'studio' || request.method !== 'GET') return new Response('Not found', { status: 404 })
+  let rel: string
+  try {
+    rel = decodeURIComponent(url.pathname)
+  } catch {
+    return new Response('Bad path', { status: 400 })
+  }
+  const file = resolve(rendererDir, '.' + (rel === '/' ? '/index.html' : rel))
+  if (!file.startsWith(rendererDir + sep) || !existsSync(file)) return new Response('Not found', { status: 404 })
+  const res = await net.fetch(pathToFileURL(file).toString())
+  return new Response(res.body, {
+    status: res.status,
+    headers: { 'Content-Type': MIME[extname(file)] ?? 'application/octet-stream', 'Content-Security-Policy': CSP, 'X-Content-Type-Options': 'nosniff' }
+  })
+}
+
+/** Training and model-worker processes as Electron utility processes (the packaged app has no tsx and no `node`). */
 const utilitySpawner: Spawner = () => {
-  const child = utilityProcess.fork(join(here, 'training-process.js'), [], { serviceName: 'Conv Studio training', stdio: 'inherit' })
+  const child = utilityProcess.fork(join(here, 'training-process.js'), [], {
+    serviceName: 'Conv Studio training',
+    // Piped, not inherited: a packaged app's stdout goes nowhere, so the lines go to the log file.
+    stdio: 'pipe',
+    // macOS hardened runtime: libtensorflow and other unsigned native libraries may load here
+    // (the helper is signed with disable-library-validation; see resources/entitlements.mac.plist).
+    allowLoadingUnsignedLibraries: true
+  })
+  const forward = (level: 'info' | 'warn') => (chunk: Buffer) => {
+    for (const line of chunk.toString().split('\n')) if (line.trim()) log[level](`[training ${child.pid ?? '?'}] ${line}`)
+  }
+  child.stdout?.on('data', forward('info'))
+  child.stderr?.on('data', forward('warn'))
   let exited = false
   const handle: ChildHandle = {
     get pid() {
@@ -53,35 +151,82 @@ const utilitySpawner: Spawner = () => {
 
 let mainWindow: BrowserWindow | null = null
 let services: Services | null = null
+let dataDir = ''
 
-async function invoke(method: string, args: unknown): Promise<unknown> {
-  if (!services) throw new Error('services not started')
+/** A host call: main, not the page, chose the path, so it goes to services.handle directly. */
+async function host<T>(method: string, args: unknown): Promise<T> {
+  if (!services) throw new StudioError('internal', 'Conv Studio is still starting.')
   const reply = await services.handle(method, args)
-  if (!reply.ok) throw new Error(reply.error.message)
-  return reply.value
+  if (!reply.ok) throw new StudioError(reply.error.code, reply.error.message)
+  return reply.value as T
 }
 
-async function importDataset(): Promise<void> {
-  if (!mainWindow) return
+function asReply<T>(work: () => Promise<T>): Promise<Reply<T>> {
+  return work().then(
+    (value) => ({ ok: true, value }) as Reply<T>,
+    (err: unknown) =>
+      ({
+        ok: false,
+        error: err instanceof StudioError ? err.toValue() : { code: 'internal', message: err instanceof Error ? err.message : String(err) }
+      }) as Reply<T>
+  )
+}
+
+async function exportRun(runId: number): Promise<boolean> {
+  if (!mainWindow) return false
+  const r = await dialog.showSaveDialog(mainWindow, {
+    title: `Export run ${runId}`,
+    defaultPath: `conv-studio-run-${runId}.zip`,
+    filters: [{ name: 'Conv Studio run', extensions: ['zip'] }]
+  })
+  if (r.canceled || !r.filePath) return false
+  // A name typed without .zip would make the exporter treat it as a folder (that is for the CLI).
+  const path = /\.zip$/i.test(r.filePath) ? r.filePath : `${r.filePath}.zip`
+  await host('runs.export', { runId, path })
+  return true
+}
+
+async function importRun(): Promise<RunRecord | null> {
+  if (!mainWindow) return null
+  const r = await dialog.showOpenDialog(mainWindow, {
+    title: 'Import a run archive',
+    properties: ['openFile'],
+    filters: [{ name: 'Conv Studio run', extensions: ['zip'] }]
+  })
+  if (r.canceled || r.filePaths.length === 0) return null
+  return host<RunRecord>('runs.import', { path: r.filePaths[0] })
+}
+
+async function importDataset(): Promise<DatasetInfo | null> {
+  if (!mainWindow) return null
   const r = await dialog.showOpenDialog(mainWindow, { title: 'Import a dataset (a folder holding the four IDX files)', properties: ['openDirectory'] })
-  if (r.canceled || r.filePaths.length === 0) return
+  if (r.canceled || r.filePaths.length === 0) return null
+  return host<DatasetInfo>('datasets.import', { path: r.filePaths[0] })
+}
+
+/** The menu's import: the same dialog as the page's button; a failure is a dialog, not a stack. */
+async function importDatasetFromMenu(): Promise<void> {
   try {
-    await invoke('datasets.import', { path: r.filePaths[0] })
+    const info = await importDataset()
+    // Reload so the Datasets view lists it (there is no datasets-changed event yet).
+    if (info) mainWindow?.webContents.reload()
   } catch (err) {
-    dialog.showErrorBox('Import failed', (err as Error).message)
+    dialog.showErrorBox('Import failed', err instanceof Error ? err.message : String(err))
   }
 }
 
-/** Export asks main for the path here, not the page: a page must never choose where files go. */
-async function exportRun(runId: number): Promise<void> {
+/** File → Change Data Folder…: stored in the settings file every host reads, then a restart. */
+async function changeDataFolder(): Promise<void> {
   if (!mainWindow) return
-  const r = await dialog.showSaveDialog(mainWindow, { title: `Export run ${runId}`, defaultPath: `conv-studio-run-${runId}.zip` })
-  if (r.canceled || !r.filePath) return
-  try {
-    await invoke('runs.export', { runId, path: r.filePath })
-  } catch (err) {
-    dialog.showErrorBox('Export failed', (err as Error).message)
-  }
+  const r = await dialog.showOpenDialog(mainWindow, {
+    title: 'Choose the data folder (runs, datasets, checkpoints)',
+    defaultPath: dataDir,
+    properties: ['openDirectory', 'createDirectory']
+  })
+  if (r.canceled || r.filePaths.length === 0 || r.filePaths[0] === dataDir) return
+  writeSettings({ ...readSettings(), dataDir: r.filePaths[0] })
+  app.relaunch()
+  app.quit()
 }
 
 function buildMenu(): void {
@@ -91,7 +236,8 @@ function buildMenu(): void {
     {
       label: 'File',
       submenu: [
-        { label: 'Import Dataset Folder…', accelerator: 'CmdOrCtrl+I', click: () => void importDataset() },
+        { label: 'Import Dataset Folder…', accelerator: 'CmdOrCtrl+I', click: () => void importDatasetFromMenu() },
+        { label: 'Change Data Folder…', click: () => void changeDataFolder() },
         { type: 'separator' },
         isMac ? { role: 'close' } : { role: 'quit' }
       ]
@@ -101,7 +247,11 @@ function buildMenu(): void {
     { role: 'windowMenu' },
     {
       role: 'help',
-      submenu: [{ label: 'Conv Studio on GitHub', click: () => void shell.openExternal('https://github.com/') }]
+      submenu: [
+        { label: 'Open Data Folder', click: () => void shell.openPath(dataDir) },
+        { label: 'Open Logs Folder', click: () => void shell.openPath(app.getPath('logs')) },
+        ...(isMac ? [] : [{ type: 'separator' as const }, { role: 'about' as const }])
+      ]
     }
   ]
   Menu.setApplicationMenu(Menu.buildFromTemplate(template))
@@ -136,8 +286,29 @@ function createWindow(): void {
   })
   wc.setWindowOpenHandler(() => ({ action: 'deny' }))
   wc.on('will-attach-webview', (e) => e.preventDefault())
-  if (devServerUrl) void mainWindow.loadURL(devServerUrl)
-  else void mainWindow.loadFile(rendererFile)
+  void mainWindow.loadURL(devUrl ? devUrl.href : `${APP_ORIGIN}/index.html`)
+}
+
+/**
+ * The data folder: --data-dir=<dir>, else the one every host shares (paths.ts). A desktop install
+ * from before that change kept its runs in userData: keep using it while the shared one is empty.
+ */
+function chooseDataDir(): string {
+  const fromSwitch = app.commandLine.getSwitchValue('data-dir')
+  if (fromSwitch) return resolve(fromSwitch)
+  const shared = defaultDataDir()
+  const legacy = app.getPath('userData')
+  if (!existsSync(dataPaths(shared).database) && existsSync(dataPaths(legacy).database)) return legacy
+  return shared
+}
+
+/** The shell channels: the page asks, main shows the dialog and picks the path. */
+function handleShell(channel: string, work: (event: IpcMainInvokeEvent, ...args: unknown[]) => Promise<unknown>): void {
+  ipcMain.handle(channel, (event, ...args) => {
+    if (!isTrusted(event.senderFrame?.url ?? ''))
+      return { ok: false, error: { code: 'unauthorized', message: 'Calls are accepted only from the Conv Studio window.' } }
+    return asReply(() => work(event, ...args))
+  })
 }
 
 async function start(): Promise<void> {
@@ -146,7 +317,8 @@ async function start(): Promise<void> {
     return
   }
   app.on('second-instance', () => {
-    if (!mainWindow) return
+    // On macOS the app stays open with no window; a second launch should show one.
+    if (!mainWindow) return createWindow()
     if (mainWindow.isMinimized()) mainWindow.restore()
     mainWindow.focus()
   })
@@ -154,24 +326,29 @@ async function start(): Promise<void> {
     contents.setWindowOpenHandler(() => ({ action: 'deny' }))
   })
   await app.whenReady()
+  protocol.handle('app', serveRenderer)
+  // The dev server's responses get the same policy (app:// sets it in serveRenderer).
   session.defaultSession.webRequest.onHeadersReceived((details, callback) => {
     callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CSP] } })
   })
   // No permission (camera, notifications, ...) is ever needed.
   session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false))
 
-  services = await createServices({ dataDir: app.getPath('userData'), host: 'electron', spawn: utilitySpawner })
-  bindIpc(ipcMain, services, {
-    isTrustedUrl: isTrusted,
-    targets: () => (mainWindow ? [mainWindow.webContents] : [])
-  })
-  // The page asks for the save dialog; main picks the path (see exportRun).
-  ipcMain.handle('studio:export-run', async (event, runId: unknown) => {
-    if (!isTrusted(event.senderFrame?.url ?? '')) return false
+  // The packaged app ships better-sqlite3's Electron build as an extra resource (electron-builder.yml);
+  // `npm start` sets the variable to its cached build (scripts/start.js).
+  if (app.isPackaged && !process.env[SQLITE_BINDING_ENV])
+    process.env[SQLITE_BINDING_ENV] = join(process.resourcesPath, 'native', 'better_sqlite3.node')
+
+  dataDir = chooseDataDir()
+  console.info(`[main] Conv Studio ${app.getVersion()} (Electron ${process.versions.electron}); data folder ${dataDir}`)
+  services = await createServices({ dataDir, host: 'electron', spawn: utilitySpawner })
+  bindIpc(ipcMain, services, { isTrustedUrl: isTrusted, targets: () => (mainWindow ? [mainWindow.webContents] : []) })
+  handleShell(channels.exportRun, async (_e, runId) => {
     if (typeof runId !== 'number' || !Number.isInteger(runId) || runId < 1) return false
-    await exportRun(runId)
-    return true
+    return exportRun(runId)
   })
+  handleShell(channels.importRun, () => importRun())
+  handleShell(channels.importDataset, () => importDataset())
   buildMenu()
   createWindow()
   app.on('activate', () => {
@@ -182,11 +359,40 @@ async function start(): Promise<void> {
 app.on('window-all-closed', () => {
   if (process.platform !== 'darwin') app.quit()
 })
-app.on('will-quit', () => {
-  void services?.close()
+
+// Quit waits for services.close() (runs still training end as 'interrupted', the database is
+// closed cleanly) and first asks when a run is training. Electron's pattern: preventDefault in
+// before-quit, do the async work, then app.exit().
+let quitting = false
+app.on('before-quit', (e) => {
+  const running = services
+  if (quitting || !running) return
+  e.preventDefault()
+  void (async () => {
+    const active = running.training.activeRuns().length
+    if (active > 0) {
+      const choice = await dialog.showMessageBox({
+        type: 'warning',
+        buttons: ['Quit', 'Keep training'],
+        defaultId: 1,
+        cancelId: 1,
+        message: active === 1 ? 'A run is training.' : `${active} runs are training.`,
+        detail: 'Quitting stops them; they are kept as interrupted with the epochs finished so far.'
+      })
+      if (choice.response !== 0) return
+    }
+    quitting = true
+    try {
+      await running.close()
+    } catch (err) {
+      console.error('[main] closing the services failed:', err)
+    }
+    app.exit(0)
+  })()
 })
 
 start().catch((err: unknown) => {
+  console.error('[main] could not start:', err)
   dialog.showErrorBox('Conv Studio could not start', err instanceof Error ? err.message : String(err))
-  app.quit()
+  app.exit(1)
 })

@@ -1,17 +1,18 @@
 // The bridge between the sandboxed renderer and the services: window.studio implements StudioApi
 // over two IPC channels. Only these two functions cross; the renderer never sees ipcRenderer.
-import { contextBridge, ipcRenderer, webUtils, type IpcRendererEvent } from 'electron'
+import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron'
 import type { EventName, Events, MethodArgs, MethodName, MethodResult, Reply, StudioApi } from '../shared/contract'
+import type { DatasetInfo, RunRecord } from '../shared/domain'
+import { channels, type WireEvent } from '../shared/wire'
 
-// Must equal INVOKE_CHANNEL / EVENT_CHANNEL in src/main/transports/electron-ipc.ts (the preload may
-// not import main code).
-const INVOKE_CHANNEL = 'studio:invoke'
-const EVENT_CHANNEL = 'studio:event'
+// Shared with main (src/main/transports/electron-ipc.ts) through src/shared/wire.ts.
+const INVOKE_CHANNEL = channels.invoke
+const EVENT_CHANNEL = channels.event
 
 type Handler = (payload: unknown) => void
 const handlers = new Map<EventName, Set<Handler>>()
 
-ipcRenderer.on(EVENT_CHANNEL, (_e: IpcRendererEvent, msg: { event: EventName; payload: unknown }) => {
+ipcRenderer.on(EVENT_CHANNEL, (_e: IpcRendererEvent, msg: WireEvent) => {
   const set = handlers.get(msg?.event)
   if (!set) return
   for (const h of set) h(msg.payload)
@@ -38,9 +39,16 @@ const api: StudioApi = {
 
 contextBridge.exposeInMainWorld('studio', api)
 
-// Electron-only extras: the native save dialog for exporting a run (main chooses the path), and the
-// path of a file the person picked, which a sandboxed page cannot see itself.
+// Electron-only extras: file actions whose paths main picks in a native dialog (a page never names
+// a path). Main answers with a Reply; a failure becomes the same plain {code, message} as invoke's.
+async function shellCall<T>(channel: string, ...args: unknown[]): Promise<T> {
+  const reply = (await ipcRenderer.invoke(channel, ...args)) as Reply<T>
+  if (reply.ok) return reply.value
+  throw { code: reply.error.code, message: reply.error.message }
+}
+
 contextBridge.exposeInMainWorld('studioShell', {
-  exportRun: (runId: number): Promise<boolean> => ipcRenderer.invoke('studio:export-run', runId) as Promise<boolean>,
-  pathForFile: (file: File): string => webUtils.getPathForFile(file)
+  exportRun: (runId: number): Promise<boolean> => shellCall<boolean>(channels.exportRun, runId),
+  importRun: (): Promise<RunRecord | null> => shellCall<RunRecord | null>(channels.importRun),
+  importDataset: (): Promise<DatasetInfo | null> => shellCall<DatasetInfo | null>(channels.importDataset)
 })
