@@ -142,6 +142,10 @@ async function tryTensorflow(): Promise<Attempt> {
 async function tryWebGpu(purpose: Purpose): Promise<Attempt> {
   const name: BackendName = 'webgpu'
   const softwareNote = 'a software adapter (a CPU rasteriser, about 50 LeNet examples/s): auto does not pick it; --backend webgpu does'
+  // dawn.node hands out GPU buffers as external ArrayBuffers, which Electron forbids (V8 memory
+  // cage; dawn-gpu/node-webgpu#5): say so instead of loading it in the desktop app's processes.
+  if (process.versions.electron)
+    return unavailable(name, 'not in the desktop app: Electron forbids the external buffers dawn.node uses; the CLI and web mode can use it')
   if (purpose === 'auto' && !dawnWasLoaded()) {
     // Ask a separate process first: on most machines auto gets here without a GPU, and loading Dawn
     // in this process would print its driver warnings into the user's terminal for nothing.
