@@ -2,16 +2,18 @@
 // Layout under <dataDir>/datasets/: <id>/ holds a ready dataset's four IDX files (raw for bundled
 // conversions and imports, .gz as downloaded), imported.json lists imported datasets. Partial
 // downloads live in <dataDir>/downloads/<id>/*.part until their md5 passes.
+import type { DatasetStyle } from '../../shared/schemas'
 import { existsSync, readFileSync, statSync } from 'node:fs'
-import { copyFile, readFile } from 'node:fs/promises'
+import { copyFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path'
 import { epochOrder } from '../../core/data/batches'
-import { encodeIdx, IdxError } from '../../core/data/idx'
+import { encodeIdx, IdxError, isGzip } from '../../core/data/idx'
 import type { DatasetArrays, ImageSet } from '../../core/data/types'
 import { StudioError } from '../../shared/contract'
 import type { DatasetDetail, DatasetInfo, DownloadProgress, SampleImage } from '../../shared/domain'
 import { dataPaths } from '../paths'
+import { readFileHead } from '../storage/safe-read'
 import { convertFashionPackage, convertMnistPackage } from './datasets-bundled'
 import { catalog as builtinCatalog, digitClasses, fashionClasses, kmnistClasses, type CatalogEntry } from './datasets-catalog'
 import { downloadFile } from './datasets-download'
@@ -30,7 +32,7 @@ export class DatasetDataError extends StudioError {
 interface ImportedEntry {
   id: string
   title: string
-  style: 'digits' | 'objects'
+  style: DatasetStyle
   classes: string[]
   trainCount: number
   testCount: number
@@ -77,7 +79,7 @@ function classCounts(set: ImageSet, n: number): number[] {
 }
 
 /** Class names and style for an imported folder: Fashion/KMNIST names when its name says so. */
-function guessClasses(name: string, numClasses: number): { classes: string[]; style: 'digits' | 'objects' } {
+function guessClasses(name: string, numClasses: number): { classes: string[]; style: DatasetStyle } {
   if (numClasses === 10 && /fashion/i.test(name)) return { classes: fashionClasses, style: 'objects' }
   if (numClasses === 10 && /kmnist|kuzushiji/i.test(name)) return { classes: kmnistClasses, style: 'digits' }
   if (numClasses === 10) return { classes: digitClasses, style: 'digits' }
@@ -354,8 +356,8 @@ export class DatasetStore {
     const dir = join(this.paths.datasets, id)
     await writeFolderAtomic(dir, async (tmp) => {
       for (const r of roles) {
-        const gz = (await readFile(files[r])).subarray(0, 2)
-        const isGz = gz[0] === 0x1f && gz[1] === 0x8b
+        // Two bytes say whether to keep the .gz name; the files were read (and checked) just above.
+        const isGz = isGzip(readFileHead(files[r], 2))
         await copyFile(files[r], join(tmp, canonicalNames[r] + (isGz ? '.gz' : '')))
       }
     })

@@ -3,6 +3,7 @@
 // or accidental 20000x20000 image costs milliseconds, not gigabytes.
 import sharp from 'sharp'
 import { StudioError, type ErrorCode } from '../../shared/contract'
+import { readRegularFile, SafeReadError } from '../storage/safe-read'
 
 export const MAX_FILE_BYTES = 30 * 1024 * 1024
 export const MAX_PIXELS = 50_000_000
@@ -11,7 +12,18 @@ export const MIN_SIDE = 8
 /** Longest side the pipeline works on; larger pictures are shrunk while decoding (JPEG shrinks on load). */
 export const WORK_SIDE = 512
 
-export type ImageProblem = 'empty' | 'not_image' | 'truncated' | 'too_small' | 'too_large' | 'unsupported' | 'undecodable' | 'no_ink'
+export type ImageProblem =
+  | 'empty'
+  | 'not_image'
+  | 'truncated'
+  | 'too_small'
+  | 'too_large'
+  | 'unsupported'
+  | 'undecodable'
+  | 'no_ink'
+  | 'missing'
+  | 'not_file'
+  | 'unreadable'
 
 const codeOf: Record<ImageProblem, ErrorCode> = {
   empty: 'invalid_argument',
@@ -21,7 +33,10 @@ const codeOf: Record<ImageProblem, ErrorCode> = {
   too_large: 'too_large',
   unsupported: 'invalid_argument',
   undecodable: 'data_error',
-  no_ink: 'data_error'
+  no_ink: 'data_error',
+  missing: 'not_found',
+  not_file: 'invalid_argument',
+  unreadable: 'storage_error'
 }
 
 /** A StudioError that also says which kind of problem the file has, for callers and tests
@@ -34,6 +49,20 @@ export class ImageDecodeError extends StudioError {
   ) {
     super(codeOf[problem], `${fileName}: ${message}`)
     this.name = 'ImageDecodeError'
+  }
+}
+
+/**
+ * An image file's bytes, read through the safe reader: a FIFO or a device (/dev/zero) is refused at
+ * once instead of hanging or filling memory, and nothing past MAX_FILE_BYTES is read.
+ */
+export function readImageFile(path: string): Uint8Array {
+  try {
+    return readRegularFile(path, MAX_FILE_BYTES)
+  } catch (err) {
+    if (!(err instanceof SafeReadError)) throw err
+    const problem: ImageProblem = err.problem === 'too_large' ? 'too_large' : err.problem
+    throw new ImageDecodeError(problem, path, `${err.reason}.`)
   }
 }
 

@@ -2,7 +2,7 @@
 // raw dataset images (the confusion-matrix cells). Loaded models are kept in a small LRU, keyed by
 // the checkpoint files' modification times, so a "best" checkpoint rewritten by a training run in
 // progress is picked up on the next prediction instead of served stale.
-import { readFileSync, statSync } from 'node:fs'
+import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import { tf } from '../tfjs'
 import { StudioError } from '../../shared/contract'
@@ -11,6 +11,7 @@ import type { ModelSpec } from '../../shared/schemas'
 import { modelFromArtifacts, toInputTensor } from '../../core/models/io'
 import { NoInkError, preprocess, type PipelineImage, type PreprocessStyle } from '../../core/predict/pipeline'
 import { decodeImage, ImageDecodeError } from './image-decode'
+import { CheckpointError, readCheckpoint } from '../storage/checkpoint'
 import type { RunStore } from './runs'
 
 export type WeightsKind = 'best' | 'last'
@@ -208,55 +209,15 @@ export function shrinkForPreview(s: PipelineImage, side: number): PipelineImage 
   return { name: s.name, width: w, height: h, pixels }
 }
 
+/** The checkpoint's artifacts, or a one-line error that names the run and the folder. */
 function readArtifacts(runId: number, kind: WeightsKind, dir: string): tf.io.ModelArtifacts {
-  const bad = (what: string): StudioError => new StudioError('data_error', `Run ${runId}: the ${kind} weights in ${dir} are damaged: ${what}.`)
-  let json: {
-    modelTopology?: object
-    weightsManifest?: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[]
-    format?: string
-    generatedBy?: string
-    convertedBy?: string | null
-  }
   try {
-    json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'))
+    return readCheckpoint(dir)
   } catch (err) {
-    throw bad(`model.json is not readable JSON (${err instanceof Error ? err.message : String(err)})`)
+    if (!(err instanceof CheckpointError)) throw err
+    if (err.missing) throw new StudioError('not_found', `Run ${runId}: the ${kind} weights in ${dir} are incomplete: ${err.message}.`)
+    throw new StudioError('data_error', `Run ${runId}: the ${kind} weights in ${dir} are damaged: ${err.message}.`)
   }
-  if (!json.modelTopology || !Array.isArray(json.weightsManifest)) throw bad('model.json has no modelTopology or weightsManifest')
-  const specs: tf.io.WeightsManifestEntry[] = []
-  const parts: Uint8Array[] = []
-  for (const group of json.weightsManifest) {
-    specs.push(...group.weights)
-    for (const p of group.paths) {
-      try {
-        parts.push(readFileSync(join(dir, p)))
-      } catch {
-        throw new StudioError('not_found', `Run ${runId}: the ${kind} weights file ${join(dir, p)} is missing.`)
-      }
-    }
-  }
-  const total = parts.reduce((n, p) => n + p.length, 0)
-  const expected = specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1) * bytesPer(s.dtype), 0)
-  // Quantised weights are stored smaller than their dtype says; tfjs checks those itself.
-  if (!specs.some((s) => s.quantization) && total !== expected) throw bad(`the weight files hold ${total} bytes, model.json describes ${expected}`)
-  const data = new Uint8Array(total)
-  let at = 0
-  for (const p of parts) {
-    data.set(p, at)
-    at += p.length
-  }
-  return {
-    modelTopology: json.modelTopology,
-    weightSpecs: specs,
-    weightData: data.buffer,
-    format: json.format,
-    generatedBy: json.generatedBy,
-    convertedBy: json.convertedBy ?? undefined
-  }
-}
-
-function bytesPer(dtype: string): number {
-  return dtype === 'bool' || dtype === 'uint8' ? 1 : dtype === 'float16' || dtype === 'int16' ? 2 : 4
 }
 
 export function topClasses(probs: Float32Array, classes: string[], k: number): PredictResult['top'] {

@@ -1,20 +1,50 @@
 // A run as one zip: readable files (config.json, run.json, CSVs) plus what a re-import needs
 // (predictions, weights), and a manifest with the sha256 of every file so tampering is caught.
+//
+// Both directions stream: export writes with yazl into a temp file that is renamed into place;
+// import reads the central directory first (yauzl), checks every name, the manifest and the sizes
+// it declares before inflating a single byte, then inflates only listed entries, each capped at
+// its declared size. Weights (AlexNet: ~200 MB) go straight to the staging folder, never whole
+// into memory. An archive is untrusted input: the entries are exactly the files the format
+// defines, written only under the staging folder, whatever the OS's path rules.
 import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
+import { closeSync, createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
-import { unzipSync, zipSync, type Zippable } from 'fflate'
+import * as nodePath from 'node:path'
+import { Transform, type Readable } from 'node:stream'
+import { finished, pipeline } from 'node:stream/promises'
+import yauzl from 'yauzl'
+import yazl from 'yazl'
 import { z } from 'zod'
 import { StudioError } from '../../shared/contract'
 import type { EpochRecord, RunRecord, StepPoint } from '../../shared/domain'
-import { RunStatusSchema, TagSchema, TrainConfigSchema, type TrainConfig } from '../../shared/schemas'
+import {
+  ClassNameSchema,
+  DatasetIdSchema,
+  NotesSchema,
+  RunNameSchema,
+  RunStatusSchema,
+  TagListSchema,
+  TrainConfigSchema,
+  type TrainConfig
+} from '../../shared/schemas'
 import { storageError } from './db'
-import { checkpointProblem, isDir, listFiles } from './files'
+import { checkpointFilesProblem, CheckpointError, MAX_MODEL_JSON_BYTES, MAX_WEIGHTS_BYTES, MODEL_JSON, parseModelJson } from './checkpoint'
+import { isDir } from './files'
+import { openRegularFile, SafeReadError } from './safe-read'
 
 export const ARCHIVE_FORMAT = 'conv-studio-run'
 export const ARCHIVE_VERSION = 1
 /** Weights of AlexNet at 224 px are ~230 MB; leave room, refuse zip bombs. */
 const MAX_UNPACKED_BYTES = 2 * 1024 ** 3
+/** Every file the format defines: 11 fixed names, one predictions file per epoch (at most 1000), weights. */
+const MAX_ENTRIES = 1100
+/** Per-kind caps on one entry, checked against the central directory before inflating. */
+const MAX_JSON_BYTES = 8 * 1024 * 1024
+const MAX_CSV_BYTES = 256 * 1024 * 1024
+const MAX_BIN_BYTES = 64 * 1024 * 1024
+const CHECKPOINT_JSON = 'checkpoint.json'
+const KINDS = ['best', 'last'] as const
 
 export interface ArchiveInput {
   run: RunRecord
@@ -33,7 +63,63 @@ function slug(s: string): string {
   return s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'run'
 }
 
-export function exportRunArchive(a: ArchiveInput, path: string): string {
+// ---------------------------------------------------------------------------------------------
+// Entry names
+
+/**
+ * Why an entry name cannot be a file of a run archive, or null. The rules are the same on every
+ * OS, so an archive that imports on Linux cannot write elsewhere on Windows: no backslash (a
+ * separator there), no colon (drive letters, NTFS streams), no control characters or NUL, nothing
+ * absolute, no empty, '.' or '..' segment.
+ */
+export function entryNameProblem(name: string): string | null {
+  if (name.length === 0 || name.length > 200) return 'has an empty or overlong name'
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(name)) return 'has a control character in its name'
+  if (name.includes('\\')) return 'has a backslash in its name'
+  if (name.includes(':')) return 'has a colon in its name (a drive letter or a stream)'
+  if (name.startsWith('/')) return 'is an absolute path'
+  const segments = name.endsWith('/') ? name.slice(0, -1).split('/') : name.split('/')
+  if (segments.some((s) => s === '' || s === '.' || s === '..')) return 'has an empty, "." or ".." path segment'
+  return null
+}
+
+/**
+ * Where a checked entry is written: under `root`, and nowhere else, by the rules of `path` (the
+ * running OS's path module; tests pass path.win32 and path.posix). Throws for anything outside.
+ */
+export function resolveUnder(root: string, name: string, path: nodePath.PlatformPath = nodePath): string {
+  const problem = entryNameProblem(name)
+  if (problem) throw new StudioError('invalid_argument', `The archive entry ${JSON.stringify(name)} ${problem}.`)
+  const base = path.resolve(root)
+  const target = path.resolve(base, ...name.split('/'))
+  const rel = path.relative(base, target)
+  if (!rel || rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel))
+    throw new StudioError('invalid_argument', `The archive entry ${JSON.stringify(name)} would be written outside ${root}.`)
+  return target
+}
+
+type Role = 'json' | 'csv' | 'bin' | 'weights'
+
+/** What a name is in the format, or null: the archive holds these files and nothing else. */
+function roleOf(name: string): Role | null {
+  if (name === 'manifest.json' || name === 'config.json' || name === 'run.json') return 'json'
+  if (name === 'metrics.csv' || name === 'steps.csv' || name === 'confusion.csv') return 'csv'
+  if (/^predictions\/(epoch-[1-9][0-9]{0,3}|test)\.bin$/.test(name) || name === 'labels/test.bin') return 'bin'
+  const m = /^(best|last)\/([^/]+)$/.exec(name)
+  if (m) return m[2] === MODEL_JSON || m[2] === CHECKPOINT_JSON ? 'json' : 'weights'
+  return null
+}
+
+const CAPS: Record<Role, number> = { json: MAX_JSON_BYTES, csv: MAX_CSV_BYTES, bin: MAX_BIN_BYTES, weights: MAX_WEIGHTS_BYTES }
+/** Folders other zip tools add as entries of their own; they carry nothing and are skipped. */
+const FOLDERS = new Set(['best/', 'last/', 'predictions/', 'labels/'])
+
+// ---------------------------------------------------------------------------------------------
+// Export
+
+/** Writes the zip (into `path` when it is a folder, or any path not ending in .zip); returns its path. */
+export async function exportRunArchive(a: ArchiveInput, path: string): Promise<string> {
   const files = new Map<string, Uint8Array>()
   files.set('config.json', enc(JSON.stringify(a.run.config, null, 2)))
   files.set('run.json', enc(JSON.stringify(a.run, null, 2)))
@@ -51,33 +137,66 @@ export function exportRunArchive(a: ArchiveInput, path: string): string {
   files.set('confusion.csv', enc(conf.join('\n') + '\n'))
   for (const p of a.predictions) files.set(`predictions/${p.epoch === 'test' ? 'test' : `epoch-${p.epoch}`}.bin`, p.classes)
   if (a.testLabels) files.set('labels/test.bin', a.testLabels)
+
+  // Weights: model.json and checkpoint.json in memory (small), the files model.json names streamed.
+  const streamed: { name: string; path: string }[] = []
   try {
-    for (const kind of ['best', 'last'] as const) {
+    for (const kind of KINDS) {
       const dir = a.weights[kind]
       if (!isDir(dir)) continue
-      for (const f of listFiles(dir)) files.set(`${kind}/${f}`, readFileSync(join(dir, ...f.split('/'))))
+      const modelJson = readFileSync(join(dir, MODEL_JSON))
+      files.set(`${kind}/${MODEL_JSON}`, modelJson)
+      if (existsSync(join(dir, CHECKPOINT_JSON))) files.set(`${kind}/${CHECKPOINT_JSON}`, readFileSync(join(dir, CHECKPOINT_JSON)))
+      for (const group of parseModelJson(modelJson).model.weightsManifest)
+        for (const p of group.paths) streamed.push({ name: `${kind}/${p}`, path: join(dir, p) })
     }
   } catch (err) {
+    if (err instanceof CheckpointError) throw new StudioError('data_error', `The weights of run ${a.run.id} are damaged: ${err.message}.`)
     throw storageError(`read the weights of run ${a.run.id}`, err)
   }
-  const manifest = {
-    format: ARCHIVE_FORMAT,
-    formatVersion: ARCHIVE_VERSION,
-    exportedAt: new Date().toISOString(),
-    files: [...files].map(([name, b]) => ({ name, size: b.byteLength, sha256: sha256(b) }))
-  }
-  const zippable: Zippable = { 'manifest.json': enc(JSON.stringify(manifest, null, 2)) }
-  for (const [name, b] of files) zippable[name] = [b, { level: name.endsWith('.bin') ? 0 : 6 }]
 
   let target = path
-  // A folder (existing, or any path not ending in .zip) gets a file named after the run.
   if (isDir(path) || !/\.zip$/i.test(path)) target = join(path, `run-${a.run.id}-${slug(a.run.name)}.zip`)
-  const tmp = join(dirname(target), `.${basename(target)}.${process.pid}.tmp`)
+  const tmp = join(dirname(target), `.${basename(target)}.${process.pid}.${Date.now()}.tmp`)
+  const sources: Readable[] = []
   try {
     mkdirSync(dirname(target), { recursive: true })
-    writeFileSync(tmp, zipSync(zippable))
+    const zip = new yazl.ZipFile()
+    const out = createWriteStream(tmp)
+    const written = pipeline(zip.outputStream, out)
+    // A write error (a full disk) stops the pipeline; nothing else would end the waits below.
+    written.catch(() => undefined)
+    const listed: { name: string; size: number; sha256: string }[] = []
+    for (const [name, b] of files) {
+      zip.addBuffer(Buffer.from(b.buffer, b.byteOffset, b.byteLength), name, { compress: !name.endsWith('.bin') })
+      listed.push({ name, size: b.byteLength, sha256: sha256(b) })
+    }
+    // Hashed as yazl reads them, so the manifest describes exactly the bytes that went in.
+    const hashed = streamed.map(({ name, path: file }) => {
+      const hash = createHash('sha256')
+      let size = 0
+      const src = createReadStream(file)
+      sources.push(src)
+      const tap = new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          hash.update(chunk)
+          size += chunk.length
+          cb(null, chunk)
+        }
+      })
+      src.on('error', (err) => tap.destroy(err))
+      zip.addReadStream(src.pipe(tap), name, { compress: false })
+      return finished(tap).then(() => ({ name, size, sha256: hash.digest('hex') }))
+    })
+    const failed = written.then(() => Promise.reject(new Error('the zip ended early')))
+    listed.push(...(await Promise.race([Promise.all(hashed), failed])))
+    const manifest = { format: ARCHIVE_FORMAT, formatVersion: ARCHIVE_VERSION, exportedAt: new Date().toISOString(), files: listed }
+    zip.addBuffer(Buffer.from(JSON.stringify(manifest, null, 2)), 'manifest.json')
+    zip.end()
+    await written
     renameSync(tmp, target)
   } catch (err) {
+    for (const s of sources) s.destroy()
     try {
       if (existsSync(tmp)) unlinkSync(tmp)
     } catch {
@@ -89,29 +208,41 @@ export function exportRunArchive(a: ArchiveInput, path: string): string {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Import
 
 const ManifestSchema = z.object({
   format: z.literal(ARCHIVE_FORMAT),
   formatVersion: z.literal(ARCHIVE_VERSION),
-  exportedAt: z.string(),
-  files: z.array(z.object({ name: z.string().min(1).max(300), size: z.int().min(0), sha256: z.string().regex(/^[0-9a-f]{64}$/) }))
+  exportedAt: z.string().max(100),
+  files: z
+    .array(z.object({ name: z.string().min(1).max(300), size: z.int().min(0), sha256: z.string().regex(/^[0-9a-f]{64}$/) }))
+    .max(MAX_ENTRIES)
 })
+
+// Text an archive brings is shown in terminals and tables: control characters (ESC, BEL, C0, C1)
+// could clear a screen or retitle a window, so they are dropped; notes keep newlines and tabs.
+// eslint-disable-next-line no-control-regex
+const oneLine = (s: string) => s.replace(/[\u0000-\u001f\u007f-\u009f]/g, '')
+// eslint-disable-next-line no-control-regex
+const multiLine = (s: string) => s.replace(/\r\n?/g, '\n').replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '')
+const line = <T extends z.ZodType<string, string>>(schema: T) => z.string().transform(oneLine).pipe(schema)
+const shortLine = (max: number) => line(z.string().max(max))
 
 const num = z.number().refine(Number.isFinite, 'must be a finite number')
 const RunJsonSchema = z.object({
   id: z.int(),
-  name: z.string().trim().min(1).max(120),
-  notes: z.string().max(20_000),
+  name: line(RunNameSchema),
+  notes: z.string().transform(multiLine).pipe(NotesSchema),
   status: RunStatusSchema,
-  model: z.string(),
-  dataset: z.string(),
-  tags: z.array(TagSchema).max(30),
-  createdAt: z.string().min(1),
-  startedAt: z.string().nullable(),
-  finishedAt: z.string().nullable(),
-  backend: z.string().nullable(),
-  device: z.string().nullable(),
-  libVersions: z.record(z.string(), z.string()),
+  model: shortLine(80),
+  dataset: DatasetIdSchema,
+  tags: z.array(line(z.string())).transform((t) => t.filter((x) => x.trim() !== '')).pipe(TagListSchema),
+  createdAt: z.string().min(1).max(100),
+  startedAt: z.string().max(100).nullable(),
+  finishedAt: z.string().max(100).nullable(),
+  backend: shortLine(100).nullable(),
+  device: shortLine(300).nullable(),
+  libVersions: z.record(shortLine(100), shortLine(100)),
   paramCount: z.int().min(0).nullable(),
   bestEpoch: z.int().min(1).nullable(),
   bestValAcc: num.nullable(),
@@ -122,8 +253,8 @@ const RunJsonSchema = z.object({
   examplesPerSec: num.nullable(),
   epochsDone: z.int().min(0),
   epochsPlanned: z.int().min(1),
-  error: z.string().nullable(),
-  classes: z.array(z.string()).min(2).max(1000),
+  error: z.string().transform(multiLine).pipe(z.string().max(4000)).nullable(),
+  classes: z.array(line(ClassNameSchema)).min(2).max(1000),
   config: z.unknown()
 })
 export type RunJson = z.infer<typeof RunJsonSchema>
@@ -138,8 +269,6 @@ export interface ParsedArchive {
   /** 0 = test. */
   predictions: Map<number, Uint8Array>
   testLabels: Uint8Array | null
-  /** Weights files to place in the run folder, 'best/model.json' etc. */
-  files: Map<string, Uint8Array>
 }
 
 function bad(path: string, what: string): StudioError {
@@ -174,45 +303,198 @@ function issues(e: z.ZodError): string {
   return e.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).slice(0, 5).join('; ')
 }
 
-/** Reads and checks everything; throws before anything is written. */
-export function importRunArchive(path: string): ParsedArchive {
-  let zipBytes: Uint8Array
+const SYMLINK = 0o120000
+const FILE_TYPE_MASK = 0o170000
+
+/** Every central-directory entry, read without inflating anything. */
+function listEntries(zip: yauzl.ZipFile): Promise<yauzl.Entry[]> {
+  return new Promise((resolve, reject) => {
+    const out: yauzl.Entry[] = []
+    zip.on('entry', (e: yauzl.Entry) => {
+      out.push(e)
+      zip.readEntry()
+    })
+    zip.on('end', () => resolve(out))
+    zip.on('error', reject)
+    zip.readEntry()
+  })
+}
+
+/** An entry's inflated bytes, at most its declared size (yauzl errors past it: validateEntrySizes). */
+function openEntry(zip: yauzl.ZipFile, e: yauzl.Entry): Promise<Readable> {
+  return new Promise((resolve, reject) => zip.openReadStream(e, (err, s) => (err ? reject(err) : resolve(s))))
+}
+
+/**
+ * Streams an entry through sha256 into memory (`into` null) or into a new file, and checks its
+ * size and hash (`expected` null: the manifest, which has none). Throws 'checksum' on a mismatch.
+ */
+async function inflate(zip: yauzl.ZipFile, e: yauzl.Entry, expected: string | null, into: string | null): Promise<Uint8Array> {
+  const stream = await openEntry(zip, e)
+  const hash = createHash('sha256')
+  const parts: Buffer[] = []
+  let size = 0
+  const tap = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      size += chunk.length
+      // yauzl stops at the declared size too (validateEntrySizes); this does not rely on it.
+      if (size > e.uncompressedSize) return cb(new Error('the entry is larger than the archive says'))
+      hash.update(chunk)
+      if (into) return cb(null, chunk)
+      parts.push(chunk)
+      cb()
+    }
+  })
+  if (into) {
+    mkdirSync(dirname(into), { recursive: true })
+    await pipeline(stream, tap, createWriteStream(into, { flags: 'wx' }))
+  } else {
+    await pipeline(stream, tap)
+  }
+  if (size !== e.uncompressedSize || (expected !== null && hash.digest('hex') !== expected)) throw new Error('checksum')
+  return into ? new Uint8Array() : new Uint8Array(Buffer.concat(parts, size))
+}
+
+/** inflate, with its failures said as what is wrong with the archive (disk errors pass through). */
+async function inflateOrBad(path: string, zip: yauzl.ZipFile, e: yauzl.Entry, name: string, expected: string | null, into: string | null): Promise<Uint8Array> {
   try {
-    if (statSync(path).size > MAX_UNPACKED_BYTES) throw bad(path, 'the file is larger than 2 GB')
-    zipBytes = readFileSync(path)
+    return await inflate(zip, e, expected, into)
   } catch (err) {
-    if (err instanceof StudioError) throw err
-    const code = (err as NodeJS.ErrnoException).code
-    if (code === 'ENOENT') throw new StudioError('not_found', `There is no file ${path}.`)
+    if ((err as NodeJS.ErrnoException).syscall) throw err
+    if ((err as Error).message === 'checksum') throw bad(path, `${name} does not match its checksum (changed or damaged)`)
+    throw bad(path, `${name} cannot be unpacked (${(err as Error).message})`)
+  }
+}
+
+/**
+ * Reads and checks everything, writing only the weight files, and only into `staging` (which the
+ * caller removes if this throws). Nothing is inflated before the names, the manifest and the
+ * declared sizes have been checked against the central directory.
+ */
+export async function importRunArchive(path: string, staging: string): Promise<ParsedArchive> {
+  let fd: number
+  try {
+    // A regular file only: a FIFO would block and /dev/zero never end (both stat as 0 bytes).
+    fd = openRegularFile(path, MAX_UNPACKED_BYTES).fd
+  } catch (err) {
+    if (!(err instanceof SafeReadError)) throw err
+    if (err.problem === 'missing') throw new StudioError('not_found', `There is no file ${path}.`)
+    if (err.problem === 'too_large') throw bad(path, 'the file is larger than 2 GB')
+    if (err.problem === 'not_file') throw bad(path, err.reason)
     throw storageError(`read ${path}`, err)
   }
-  let entries: Record<string, Uint8Array>
+  let zip: yauzl.ZipFile | null = null
   try {
-    let total = 0
-    entries = unzipSync(zipBytes, {
-      filter: (f) => {
-        total += f.originalSize
-        if (total > MAX_UNPACKED_BYTES) throw new Error('it unpacks to more than 2 GB')
-        return !f.name.endsWith('/')
-      }
-    })
-  } catch (err) {
-    throw bad(path, `not a readable zip (${(err as Error).message})`)
+    try {
+      // decodeStrings: false: names are checked here, byte for byte, not rewritten ('\' to '/') by yauzl.
+      zip = await new Promise<yauzl.ZipFile>((resolve, reject) =>
+        yauzl.fromFd(fd, { lazyEntries: true, decodeStrings: false, validateEntrySizes: true, autoClose: false }, (err, z) =>
+          err ? reject(err) : resolve(z)
+        )
+      )
+      if (zip.entryCount > MAX_ENTRIES) throw bad(path, `it holds ${zip.entryCount} entries; a run export has at most ${MAX_ENTRIES}`)
+      return await readArchive(path, zip, await listEntries(zip), staging)
+    } catch (err) {
+      if (err instanceof StudioError) throw err
+      // A system call failed (disk full, no permission): the archive may be fine, the disk is not.
+      if ((err as NodeJS.ErrnoException).syscall) throw storageError(`unpack ${path}`, err)
+      throw bad(path, `not a readable zip (${(err as Error).message})`)
+    }
+  } finally {
+    // The zip owns the descriptor once open (it closes it when its last stream is done).
+    if (zip) zip.close()
+    else closeSync(fd)
   }
-  const mraw = entries['manifest.json']
-  if (!mraw) throw bad(path, 'manifest.json is missing')
+}
+
+async function readArchive(path: string, zip: yauzl.ZipFile, raw: yauzl.Entry[], staging: string): Promise<ParsedArchive> {
+  // 1. Names, kinds and sizes, from the central directory alone.
+  const entries = new Map<string, yauzl.Entry>()
+  const folded = new Set<string>()
+  let declared = 0
+  for (const e of raw) {
+    let name: string
+    try {
+      name = new TextDecoder('utf-8', { fatal: true }).decode((e as unknown as { fileNameRaw: Buffer }).fileNameRaw)
+    } catch {
+      throw bad(path, 'an entry name is not valid UTF-8')
+    }
+    const shown = JSON.stringify(name).slice(1, -1)
+    const problem = entryNameProblem(name)
+    if (problem) throw bad(path, `the entry ${shown} ${problem}`)
+    if (((e.externalFileAttributes >>> 16) & FILE_TYPE_MASK) === SYMLINK) throw bad(path, `${shown} is a symbolic link`)
+    if (e.isEncrypted()) throw bad(path, `${shown} is encrypted`)
+    if (e.compressionMethod !== 0 && e.compressionMethod !== 8) throw bad(path, `${shown} uses an unsupported compression method`)
+    // Case-folded: Windows and macOS would write both names to one file.
+    if (folded.has(name.toLowerCase())) throw bad(path, `${shown} appears twice`)
+    folded.add(name.toLowerCase())
+    if (name.endsWith('/')) {
+      if (!FOLDERS.has(name)) throw bad(path, `${shown} is not a folder a run export has`)
+      continue
+    }
+    if (!roleOf(name)) throw bad(path, `${shown} is not a file a run export has`)
+    declared += e.uncompressedSize
+    if (declared > MAX_UNPACKED_BYTES) throw bad(path, 'it unpacks to more than 2 GB')
+    entries.set(name, e)
+  }
+
+  // 2. The manifest, and every entry against it: listed, present, same size, within its cap.
+  const me = entries.get('manifest.json')
+  if (!me) throw bad(path, 'manifest.json is missing')
+  if (me.uncompressedSize > MAX_JSON_BYTES) throw bad(path, 'manifest.json is too large')
+  const mraw = await inflateOrBad(path, zip, me, 'manifest.json', null, null)
   const manifest = ManifestSchema.safeParse(parseJson(path, 'manifest.json', mraw))
   if (!manifest.success) throw bad(path, `manifest.json: ${issues(manifest.error)}`)
-  const listed = new Set(manifest.data.files.map((f) => f.name))
-  for (const name of Object.keys(entries))
-    if (name !== 'manifest.json' && !listed.has(name)) throw bad(path, `${name} is not listed in the manifest`)
+  const listed = new Map<string, { size: number; sha256: string }>()
   for (const f of manifest.data.files) {
-    const b = entries[f.name]
-    if (!b) throw bad(path, `${f.name} is listed in the manifest but missing`)
-    if (b.byteLength !== f.size || sha256(b) !== f.sha256) throw bad(path, `${f.name} does not match its checksum (changed or damaged)`)
+    if (listed.has(f.name)) throw bad(path, `manifest.json lists ${f.name} twice`)
+    listed.set(f.name, f)
   }
+  for (const name of entries.keys()) if (name !== 'manifest.json' && !listed.has(name)) throw bad(path, `${name} is not listed in the manifest`)
+  for (const [name, f] of listed) {
+    const e = entries.get(name)
+    if (!e) throw bad(path, `${name} is listed in the manifest but missing`)
+    if (e.uncompressedSize !== f.size) throw bad(path, `${name} does not match its checksum (changed or damaged)`)
+    if (f.size > CAPS[roleOf(name)!]) throw bad(path, `${name} is ${f.size} bytes, more than a run export's ${CAPS[roleOf(name)!]}`)
+  }
+
+  // 3. The weight files each model.json names, before any of them is inflated.
+  const small = new Map<string, Uint8Array>()
+  for (const [name, f] of listed) if (roleOf(name) !== 'weights') small.set(name, await inflateOrBad(path, zip, entries.get(name)!, name, f.sha256, null))
+  const weights: string[] = []
+  for (const kind of KINDS) {
+    const inKind = [...entries.keys()].filter((n) => n.startsWith(`${kind}/`))
+    if (inKind.length === 0) continue
+    const modelJson = small.get(`${kind}/${MODEL_JSON}`)
+    if (modelJson && modelJson.byteLength > MAX_MODEL_JSON_BYTES) throw bad(path, `${kind}/${MODEL_JSON} is too large`)
+    const problem = checkpointFilesProblem(modelJson, (p) => entries.get(`${kind}/${p}`)?.uncompressedSize)
+    if (problem) throw bad(path, `the ${kind} weights cannot be loaded: ${problem}`)
+    const named = new Set(parseModelJson(modelJson!).model.weightsManifest.flatMap((g) => g.paths.map((p) => `${kind}/${p}`)))
+    for (const n of inKind) {
+      if (roleOf(n) !== 'weights') continue
+      if (!named.has(n)) throw bad(path, `${n} is not a weights file ${kind}/${MODEL_JSON} names`)
+      weights.push(n)
+    }
+  }
+
+  // 4. The records.
+  const parsed = parseRecords(path, small)
+
+  // 5. Only now the weights, streamed into the staging folder, each checked against its hash.
+  mkdirSync(staging, { recursive: true })
+  for (const [name, b] of small) {
+    if (!name.startsWith('best/') && !name.startsWith('last/')) continue
+    const target = resolveUnder(staging, name)
+    mkdirSync(dirname(target), { recursive: true })
+    writeFileSync(target, b, { flag: 'wx' })
+  }
+  for (const name of weights) await inflateOrBad(path, zip, entries.get(name)!, name, listed.get(name)!.sha256, resolveUnder(staging, name))
+  return parsed
+}
+
+function parseRecords(path: string, files: Map<string, Uint8Array>): ParsedArchive {
   const need = (name: string) => {
-    const b = entries[name]
+    const b = files.get(name)
     if (!b) throw bad(path, `${name} is missing`)
     return b
   }
@@ -220,6 +502,9 @@ export function importRunArchive(path: string): ParsedArchive {
 
   const config = TrainConfigSchema.safeParse(parseJson(path, 'config.json', need('config.json')))
   if (!config.success) throw bad(path, `config.json: ${issues(config.error)}`)
+  // A dataset id, never a folder path: the id is all a run needs, and a path from someone else's
+  // archive would make this studio read that folder when the run is opened or trained again.
+  if (!DatasetIdSchema.safeParse(config.data.dataset).success) throw bad(path, `config.json: dataset ${JSON.stringify(config.data.dataset).slice(0, 100)} is not a dataset id`)
   const run = RunJsonSchema.safeParse(parseJson(path, 'run.json', need('run.json')))
   if (!run.success) throw bad(path, `run.json: ${issues(run.error)}`)
   const r = run.data
@@ -254,6 +539,7 @@ export function importRunArchive(path: string): ParsedArchive {
   for (const [i, [epoch, t, p, count]] of parseCsv(path, 'confusion.csv', text('confusion.csv'), 'epoch,true_class,predicted_class,count', 4).entries()) {
     if (!Number.isInteger(t) || !Number.isInteger(p) || t < 0 || p < 0 || t >= n || p >= n || !Number.isInteger(count) || count < 0)
       throw bad(path, `confusion.csv line ${i + 2} has a cell outside ${n} classes or a bad count`)
+    if (epoch !== -1 && !(Number.isInteger(epoch) && epoch >= 1 && epoch <= epochs.length)) throw bad(path, `confusion.csv line ${i + 2} names epoch ${epoch}, which was never recorded`)
     let m = matrices.get(epoch)
     if (!m) matrices.set(epoch, (m = Array.from({ length: n }, () => new Array<number>(n).fill(0))))
     m[t][p] = count
@@ -264,27 +550,18 @@ export function importRunArchive(path: string): ParsedArchive {
 
   const predictions = new Map<number, Uint8Array>()
   for (const e of epochs) predictions.set(e.epoch, need(`predictions/epoch-${e.epoch}.bin`))
-  if (entries['predictions/test.bin']) predictions.set(0, entries['predictions/test.bin'])
+  for (const name of files.keys()) {
+    const m = /^predictions\/epoch-(\d+)\.bin$/.exec(name)
+    if (m && !predictions.has(Number(m[1]))) throw bad(path, `${name} belongs to no recorded epoch`)
+  }
+  const testPreds = files.get('predictions/test.bin')
+  if (testPreds) predictions.set(0, testPreds)
   for (const [epoch, p] of predictions)
     for (const c of p) if (c >= n) throw bad(path, `predictions for ${epoch === 0 ? 'test' : `epoch ${epoch}`} name class ${c} of ${n}`)
-  const testLabels = entries['labels/test.bin'] ?? null
+  const testLabels = files.get('labels/test.bin') ?? null
+  if (testLabels) for (const c of testLabels) if (c >= n) throw bad(path, `labels/test.bin names class ${c} of ${n}`)
   if (testLabels && predictions.get(0) && testLabels.length !== predictions.get(0)!.length)
     throw bad(path, 'labels/test.bin and predictions/test.bin have different lengths')
 
-  const files = new Map<string, Uint8Array>()
-  for (const kind of ['best', 'last'] as const) {
-    const sub = new Map<string, Uint8Array>()
-    for (const [name, b] of Object.entries(entries)) {
-      if (!name.startsWith(`${kind}/`)) continue
-      const rel = name.slice(kind.length + 1)
-      if (rel.split('/').some((s) => s === '' || s === '.' || s === '..')) throw bad(path, `${name} is not a safe file name`)
-      sub.set(rel, b)
-      files.set(name, b)
-    }
-    if (sub.size) {
-      const problem = checkpointProblem(sub)
-      if (problem) throw bad(path, `the ${kind} weights cannot be loaded: ${problem}`)
-    }
-  }
-  return { run: r, config: config.data, epochs, epochConfusions: matrices, testConfusion, steps, predictions, testLabels, files }
+  return { run: r, config: config.data, epochs, epochConfusions: matrices, testConfusion, steps, predictions, testLabels }
 }
