@@ -1,10 +1,9 @@
 // RunStore: every run, its curves, confusion matrices, predictions and weights. The service host is
 // the only writer; everything an epoch produces (rows and checkpoint folders) is committed together.
-import { accessSync, closeSync, constants, existsSync, fsyncSync, openSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
+import { accessSync, constants, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import { isAbsolute, join, relative, resolve } from 'node:path'
 import { StudioError } from '../../shared/contract'
 import type {
-  CompareResult,
   ConfusionMatrix,
   EpochRecord,
   RunCurves,
@@ -15,6 +14,9 @@ import type {
 import { RunQuerySchema, TagSchema, type RunQuery, type RunStatus, type TrainConfig } from '../../shared/schemas'
 import { dataPaths, type DataPaths } from '../paths'
 import { openDatabase, storageError, type Db } from '../storage/db'
+import { openDatabaseReadOnly } from '../storage/db-readonly'
+import { FolderLock } from '../storage/folder-lock'
+import { settleRunFolder, swapInCheckpoints, tidyRunsFolder, trashName, type CheckpointKind } from '../storage/checkpoint-swap'
 import { decimateIndices, decodeMatrix, encodeMatrix, fromBlob, toBlob } from '../storage/codec'
 import { checkpointProblem, removeQuietly } from '../storage/files'
 import { RunsRepository, toRecord, toSummary } from '../storage/repositories'
@@ -22,7 +24,7 @@ import { exportRunArchive, importRunArchive } from '../storage/archive'
 import type { Migration } from '../storage/migrations'
 import type { TestEvaluation } from '../../core/training/trainer'
 
-export type CheckpointKind = 'best' | 'last'
+export type { CheckpointKind } from '../storage/checkpoint-swap'
 
 export interface FinishInfo {
   status: RunStatus
@@ -39,143 +41,111 @@ export interface OpenOptions {
   busyTimeoutMs?: number
   /** Tests only: build the database as an earlier version would have. */
   migrations?: Migration[]
+  /**
+   * For commands that only read: when the data folder cannot be written, open the database
+   * read-only (store.readOnly) instead of failing. Nothing is recovered and no lock is taken.
+   */
+  allowReadOnly?: boolean
 }
 
 const ACTIVE: RunStatus[] = ['queued', 'running']
 const INTERRUPTED_MESSAGE = 'Conv Studio stopped while this run was training; finished epochs and the best weights so far were kept.'
-const PREV = (kind: CheckpointKind) => `.${kind}.prev`
-
 function now(): string {
   return new Date().toISOString()
 }
 
-function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r')
+/** Why this process may not write the data folder or its database, or null (root is refused only by a read-only mount). */
+function writeProblem(paths: DataPaths): unknown {
   try {
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
+    accessSync(paths.runs, constants.W_OK)
+    if (existsSync(paths.database)) accessSync(paths.database, constants.W_OK)
+    return null
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
+    return err
   }
 }
 
 export class RunStore {
   readonly paths: DataPaths
   private readonly repo: RunsRepository
-  private readonly lockFile: string
   private closed = false
+  /**
+   * Runs whose end could not be written (disk full, I/O error), with why. This process reports them
+   * as failed; the owner file keeps the reason for the next open, which stores it.
+   */
+  private readonly unrecorded = new Map<number, string>()
 
   private constructor(
     readonly db: Db,
-    dataDir: string
+    dataDir: string,
+    /** null when opened read-only. */
+    private readonly lock: FolderLock | null
   ) {
     this.paths = dataPaths(dataDir)
     this.repo = new RunsRepository(db)
-    this.lockFile = join(dataDir, 'conv-studio.lock')
   }
 
-  /** Creates or migrates the database; after a crash marks active runs 'interrupted' and tidies folders. */
+  /** Opened with allowReadOnly on a folder that cannot be written: every write fails. */
+  get readOnly(): boolean {
+    return this.lock === null
+  }
+
+  /**
+   * Creates or migrates the database, registers this store as a holder of the folder, and recovers
+   * the runs whose owner process is gone (marked 'interrupted', their folders settled). Runs of
+   * other live processes are left alone.
+   */
   static open(dataDir: string, opts: OpenOptions = {}): RunStore {
     const paths = dataPaths(dataDir)
     try {
       mkdirSync(paths.runs, { recursive: true })
-      // Root ignores permission bits but not a read-only mount; either way fail here, not mid-run.
-      accessSync(paths.runs, constants.W_OK)
     } catch (err) {
-      throw storageError(`use the data folder ${dataDir}`, err)
+      if (!(opts.allowReadOnly && existsSync(paths.runs))) throw storageError(`use the data folder ${dataDir}`, err)
+    }
+    const denied = writeProblem(paths)
+    if (denied) {
+      if (opts.allowReadOnly) return new RunStore(openDatabaseReadOnly(paths.database), dataDir, null)
+      // Fail here, not mid-run.
+      throw storageError(`use the data folder ${dataDir}`, denied)
     }
     const db = openDatabase(paths.database, opts.migrations)
     if (opts.busyTimeoutMs !== undefined) db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs))}`)
-    const store = new RunStore(db, dataDir)
+    let lock: FolderLock | null = null
     try {
-      if (store.takeLock()) store.recover()
+      lock = FolderLock.take(dataDir)
+      const store = new RunStore(db, dataDir, lock)
+      store.recover(lock)
+      return store
     } catch (err) {
+      lock?.release()
       db.close()
       throw storageError(`recover the data folder ${dataDir}`, err)
     }
-    return store
   }
 
-  /**
-   * True when no other live process holds the data folder: only then is a 'running' run really
-   * orphaned. (A CLI `runs list` beside a training server must not interrupt its run.)
-   */
-  private takeLock(): boolean {
-    try {
-      const pid = Number(readFileSync(this.lockFile, 'utf8').trim())
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid)) return false
-    } catch {
-      // No lock yet.
+  private recover(lock: FolderLock): void {
+    const alone = lock.alone()
+    const committed = (runId: number) => (epoch: number) => this.repo.hasEpoch(runId, epoch)
+    for (const id of this.repo.activeRunIds()) {
+      const owner = lock.ownerOf(id)
+      if (!owner.orphaned) continue
+      settleRunFolder(this.paths.runDir(id), committed(id))
+      if (owner.error) this.repo.markEnded(id, 'failed', now(), owner.error)
+      else this.repo.markEnded(id, 'interrupted', now(), INTERRUPTED_MESSAGE)
     }
-    writeFileSync(this.lockFile, String(process.pid))
-    return true
-  }
-
-  private recover(): void {
-    const ids = this.repo.runIds()
-    for (const name of readdirSync(this.paths.runs)) {
-      const path = join(this.paths.runs, name)
-      const trash = /^\.trash-(\d+)-/.exec(name)
-      if (trash) {
-        // A delete that crashed: the rows decide. Rows still there -> the folder goes back.
-        const id = Number(trash[1])
-        if (ids.has(id) && !existsSync(this.paths.runDir(id))) renameSync(path, this.paths.runDir(id))
-        else removeQuietly(path)
-        continue
-      }
-      if (name.startsWith('.import-')) {
-        removeQuietly(path)
-        continue
-      }
-      if (!/^\d+$/.test(name)) continue
-      const id = Number(name)
-      if (!ids.has(id)) {
-        // Files without rows: an import or delete that never committed.
-        removeQuietly(path)
-        continue
-      }
-      removeQuietly(join(path, 'staging'))
-      for (const kind of ['best', 'last'] as const) this.settleCheckpoint(id, kind)
+    if (alone) {
+      // Nobody else is mid-operation: leftovers of any crash can be settled.
+      const ids = this.repo.runIds()
+      tidyRunsFolder(this.paths.runs, ids, (id) => this.paths.runDir(id))
+      for (const id of ids) settleRunFolder(this.paths.runDir(id), committed(id))
     }
-    this.repo.markInterrupted(now(), INTERRUPTED_MESSAGE)
-  }
-
-  /** A checkpoint swap cut short by a crash: keep the new folder only if its epoch was committed. */
-  private settleCheckpoint(runId: number, kind: CheckpointKind): void {
-    const prev = join(this.paths.runDir(runId), PREV(kind))
-    if (!existsSync(prev)) return
-    const current = this.weightsDir(runId, kind)
-    let committed = false
-    try {
-      const info = JSON.parse(readFileSync(join(current, 'checkpoint.json'), 'utf8')) as { epoch?: unknown }
-      committed = typeof info.epoch === 'number' && this.repo.hasEpoch(runId, info.epoch)
-    } catch {
-      committed = false
-    }
-    if (committed) {
-      removeQuietly(prev)
-    } else {
-      removeQuietly(current)
-      renameSync(prev, current)
-    }
+    lock.sweep(this.repo.activeRunIds())
   }
 
   close(): void {
     if (this.closed) return
     this.closed = true
-    try {
-      if (readFileSync(this.lockFile, 'utf8').trim() === String(process.pid)) unlinkSync(this.lockFile)
-    } catch {
-      // Not ours or already gone.
-    }
+    this.lock?.release()
     this.db.close()
   }
 
@@ -186,17 +156,23 @@ export class RunStore {
     if (opts.classes.length !== config.spec.numClasses)
       throw new StudioError('invalid_argument', `The dataset has ${opts.classes.length} classes but the model outputs ${config.spec.numClasses}.`)
     const createdAt = now()
+    const lock = this.lock
     const id = this.write('create a run', () =>
-      this.repo.insertRun({
-        name: opts.name?.trim() || `${config.model} on ${config.dataset}`,
-        model: config.model,
-        dataset: config.dataset,
-        config: JSON.stringify(config),
-        classes: JSON.stringify(opts.classes),
-        paramCount: opts.paramCount,
-        createdAt,
-        epochsPlanned: config.epochs
-      })
+      this.db.transaction(() => {
+        const id = this.repo.insertRun({
+          name: opts.name?.trim() || `${config.model} on ${config.dataset}`,
+          model: config.model,
+          dataset: config.dataset,
+          config: JSON.stringify(config),
+          classes: JSON.stringify(opts.classes),
+          paramCount: opts.paramCount,
+          createdAt,
+          epochsPlanned: config.epochs
+        })
+        // Before the commit: a run nobody owns would be recovered by the next process that opens the folder.
+        lock?.own(id)
+        return id
+      })()
     )
     return this.get(id)
   }
@@ -272,40 +248,18 @@ export class RunStore {
     }
 
     // 1. Files: move each staged folder in, keeping the one it replaces aside until the commit.
-    const swapped: { kind: CheckpointKind; stagedDir: string; prev: string | null }[] = []
-    const undoFiles = () => {
-      for (const s of swapped.reverse()) {
-        const target = this.weightsDir(runId, s.kind)
-        try {
-          if (existsSync(target)) renameSync(target, s.stagedDir)
-          if (s.prev) renameSync(s.prev, target)
-        } catch {
-          // The next open settles it from checkpoint.json and the rows (see settleCheckpoint).
-        }
-      }
-    }
+    const runDir = this.paths.runDir(runId)
+    let swap
     try {
-      for (const c of checkpoints) {
-        // The epoch goes inside the folder, so a crash between rename and commit can be settled at open.
-        writeFileSync(join(c.stagedDir, 'checkpoint.json'), JSON.stringify({ runId, epoch: epoch.epoch, kind: c.kind }))
-        const target = this.weightsDir(runId, c.kind)
-        const prev = join(this.paths.runDir(runId), PREV(c.kind))
-        rmSync(prev, { recursive: true, force: true })
-        const hadOld = existsSync(target)
-        if (hadOld) renameSync(target, prev)
-        swapped.push({ kind: c.kind, stagedDir: c.stagedDir, prev: hadOld ? prev : null })
-        renameSync(c.stagedDir, target)
-      }
+      swap = swapInCheckpoints(runDir, runId, epoch.epoch, checkpoints)
     } catch (err) {
-      undoFiles()
       throw storageError(`store the checkpoint of run ${runId} epoch ${epoch.epoch}`, err)
     }
 
     // 2. Rows, in one transaction. 3. Only then drop the replaced folders.
-    // Beyond a killed process, an OS crash or power cut too: the renames reach the disk before the
+    // Beyond a killed process, an OS crash or power cut too: the renames reached the disk before the
     // commit does, and this one commit is synced in full (curve points stay on the cheaper NORMAL).
     try {
-      if (swapped.length) fsyncDir(this.paths.runDir(runId))
       this.db.pragma('synchronous = FULL')
       try {
         this.db.transaction(() => {
@@ -315,10 +269,10 @@ export class RunStore {
         this.db.pragma('synchronous = NORMAL')
       }
     } catch (err) {
-      undoFiles()
+      swap.undo()
       throw storageError(`record epoch ${epoch.epoch} of run ${runId}`, err)
     }
-    for (const s of swapped) if (s.prev) removeQuietly(s.prev)
+    swap.finish()
   }
 
   finish(runId: number, r: FinishInfo): RunRecord {
@@ -347,16 +301,27 @@ export class RunStore {
       })
     }
     const test = r.test
-    this.write(`finish run ${runId}`, () =>
-      this.db.transaction(() => {
-        this.repo.update(runId, fields)
-        if (test) {
-          this.repo.insertPredictions(runId, 0, toBlob(test.predictions))
-          if (test.labels) this.repo.insertLabels(runId, 'test', toBlob(test.labels))
-        }
-      })()
-    )
+    // Staged weights go first: on a full disk their space is what lets the end be written.
     removeQuietly(join(this.paths.runDir(runId), 'staging'))
+    try {
+      this.write(`record the end of run ${runId}`, () =>
+        this.db.transaction(() => {
+          this.repo.update(runId, fields)
+          if (test) {
+            this.repo.insertPredictions(runId, 0, toBlob(test.predictions))
+            if (test.labels) this.repo.insertLabels(runId, 'test', toBlob(test.labels))
+          }
+        })()
+      )
+    } catch (err) {
+      // The run is over either way. Keep the first cause (a failed run's own error) for this
+      // process's readers and, beside the run, for the next open to store.
+      const cause = r.status === 'failed' && r.error ? r.error : (err as Error).message
+      this.unrecorded.set(runId, cause)
+      this.lock?.noteFailure(runId, cause)
+      throw err
+    }
+    this.lock?.disown(runId)
     return this.get(runId)
   }
 
@@ -366,7 +331,9 @@ export class RunStore {
   get(runId: number): RunRecord {
     const row = this.read(() => this.repo.getRow(runId))
     if (!row) throw new StudioError('not_found', `There is no run ${runId}.`)
-    return toRecord(row)
+    const record = toRecord(row)
+    const lost = this.unrecorded.get(runId)
+    return lost !== undefined && ACTIVE.includes(record.status) ? { ...record, status: 'failed', error: lost } : record
   }
 
   list(q: RunQuery): { rows: RunSummary[]; total: number } {
@@ -450,7 +417,7 @@ export class RunStore {
     const status = this.requireRun(runId).status as RunStatus
     if (ACTIVE.includes(status)) throw new StudioError('conflict', `Run ${runId} is ${status}; cancel it before deleting it.`)
     const dir = this.paths.runDir(runId)
-    const trash = join(this.paths.runs, `.trash-${runId}-${Date.now()}`)
+    const trash = join(this.paths.runs, trashName(runId))
     let moved = false
     try {
       if (existsSync(dir)) {
@@ -477,47 +444,7 @@ export class RunStore {
   }
 
   // -------------------------------------------------------------------------------------------
-  // Comparing, exporting
-
-  compare(runIds: number[]): CompareResult {
-    if (runIds.length < 2) throw new StudioError('invalid_argument', 'Pick at least two runs to compare.')
-    if (new Set(runIds).size !== runIds.length) throw new StudioError('invalid_argument', 'A run appears twice in the comparison.')
-    const runs = runIds.map((id) => this.get(id))
-    const datasets = [...new Set(runs.map((r) => r.dataset))]
-    if (datasets.length > 1)
-      throw new StudioError(
-        'invalid_argument',
-        `Runs ${runs.map((r) => `${r.id} (${r.dataset})`).join(', ')} were trained on different datasets; compare needs runs on one dataset.`
-      )
-    const curves = runIds.map((id) => this.curves(id, 2000))
-    const configDiff = diffConfigs(runs.map((r) => r.config))
-
-    const [a, b] = runs
-    let confusionDiff: number[][] | null = null
-    const ca = a.testAcc !== null ? this.confusionOrNull(a.id) : null
-    const cb = b.testAcc !== null ? this.confusionOrNull(b.id) : null
-    if (ca && cb && ca.length === cb.length) confusionDiff = cb.map((row, i) => row.map((v, j) => v - ca[i][j]))
-
-    const disagreements: CompareResult['disagreements'] = []
-    const pa = this.read(() => this.repo.predictions(a.id, 0))
-    const pb = this.read(() => this.repo.predictions(b.id, 0))
-    const labels = this.read(() => this.repo.labels(a.id, 'test') ?? this.repo.labels(b.id, 'test'))
-    if (pa && pb && labels) {
-      if (pa.length !== pb.length || labels.length !== pa.length)
-        throw new StudioError('conflict', `Runs ${a.id} and ${b.id} were tested on different numbers of examples (${pa.length} vs ${pb.length}).`)
-      for (let i = 0; i < labels.length; i++) {
-        const ra = pa[i] === labels[i]
-        const rb = pb[i] === labels[i]
-        if (ra !== rb) disagreements.push({ index: i, trueClass: labels[i], predicted: [pa[i], pb[i]] })
-      }
-    }
-    return { runs, curves, configDiff, confusionDiff, disagreements }
-  }
-
-  private confusionOrNull(runId: number): number[][] | null {
-    const blob = this.read(() => this.repo.getRow(runId)?.test_confusion)
-    return blob ? decodeMatrix(blob) : null
-  }
+  // Exporting, importing
 
   /** Writes a zip (into `path` when it is a folder); returns the zip's path. */
   exportRun(runId: number, path: string): string {
@@ -632,8 +559,9 @@ export class RunStore {
   private requireActive(runId: number) {
     const row = this.read(() => this.repo.getRow(runId))
     if (!row) throw new StudioError('not_found', `There is no run ${runId}.`)
-    if (!ACTIVE.includes(row.status as RunStatus))
-      throw new StudioError('conflict', `Run ${runId} is ${row.status}; only a queued or running run can record training.`)
+    const status = this.unrecorded.has(runId) ? 'failed' : row.status
+    if (!ACTIVE.includes(status as RunStatus))
+      throw new StudioError('conflict', `Run ${runId} is ${status}; only a queued or running run can record training.`)
     return row
   }
 
@@ -653,28 +581,3 @@ export class RunStore {
     }
   }
 }
-
-
-/** Dotted paths of the leaves (arrays count as one value) whose values are not the same in every config. */
-export function diffConfigs(configs: unknown[]): { field: string; values: unknown[] }[] {
-  const flat = configs.map((c) => flatten(c))
-  const fields = new Set<string>()
-  for (const f of flat) for (const k of f.keys()) fields.add(k)
-  const out: { field: string; values: unknown[] }[] = []
-  for (const field of [...fields].sort()) {
-    const values = flat.map((f) => (f.has(field) ? f.get(field) : null))
-    const first = JSON.stringify(values[0])
-    if (values.some((v) => JSON.stringify(v) !== first)) out.push({ field, values })
-  }
-  return out
-}
-
-function flatten(v: unknown, prefix = '', out = new Map<string, unknown>()): Map<string, unknown> {
-  if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
-    for (const [k, x] of Object.entries(v as Record<string, unknown>)) flatten(x, prefix ? `${prefix}.${k}` : k, out)
-  } else {
-    out.set(prefix, v)
-  }
-  return out
-}
-

@@ -91,8 +91,8 @@ export function toRecord(r: RunRow): RunRecord {
     libVersions: JSON.parse(r.lib_versions) as Record<string, string>,
     startedAt: r.started_at,
     error: r.error,
-    testPrecision: r.test_precision === null ? null : (JSON.parse(r.test_precision) as number[]),
-    testRecall: r.test_recall === null ? null : (JSON.parse(r.test_recall) as number[]),
+    testPrecision: r.test_precision === null ? null : (JSON.parse(r.test_precision) as (number | null)[]),
+    testRecall: r.test_recall === null ? null : (JSON.parse(r.test_recall) as (number | null)[]),
     classes: JSON.parse(r.classes) as string[]
   }
 }
@@ -267,10 +267,16 @@ export class RunsRepository {
     return { rows, total }
   }
 
-  markInterrupted(now: string, message: string): number {
+  /** Ends an active run found orphaned: a failure note replaces any error, the generic sentence does not. */
+  markEnded(runId: number, status: 'interrupted' | 'failed', now: string, message: string): number {
+    const error = status === 'failed' ? '?' : 'COALESCE(error, ?)'
     return this.db
-      .prepare(`UPDATE runs SET status = 'interrupted', finished_at = ?, error = COALESCE(error, ?) WHERE status IN ('running', 'queued')`)
-      .run(now, message).changes
+      .prepare(`UPDATE runs SET status = ?, finished_at = ?, error = ${error} WHERE id = ? AND status IN ('running', 'queued')`)
+      .run(status, now, message, runId).changes
+  }
+
+  activeRunIds(): Set<number> {
+    return new Set(this.db.prepare(`SELECT id FROM runs WHERE status IN ('running', 'queued')`).pluck().all() as number[])
   }
 
   hasEpoch(runId: number, epoch: number): boolean {

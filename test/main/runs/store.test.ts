@@ -5,6 +5,7 @@ import { strFromU8, strToU8, unzipSync, zipSync } from 'fflate'
 import { createHash } from 'node:crypto'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { RunStore } from '../../../src/main/services/runs'
+import { compareRuns } from '../../../src/main/services/compare'
 import { decimate } from '../../../src/main/storage/codec'
 import { StudioError } from '../../../src/shared/contract'
 import { CLASSES, config, confusion, epochRecord, tempDir, writeCheckpoint } from './helpers'
@@ -247,7 +248,7 @@ describe('RunStore compare', () => {
   it('diffs configs, test confusion and example-level disagreements', () => {
     const a = trainedRun({ testPreds: [0, 1, 2, 9], labels: [0, 1, 2, 3] })
     const b = trainedRun({ testPreds: [0, 5, 2, 3], labels: [0, 1, 2, 3], cfg: { lr: 0.1, optimizer: 'adam' } })
-    const r = store.compare([a.id, b.id])
+    const r = compareRuns(store, [a.id, b.id])
     expect(r.runs.map((x) => x.id)).toEqual([a.id, b.id])
     expect(r.curves[1].epochs).toHaveLength(3)
     expect(r.configDiff).toEqual([
@@ -260,8 +261,8 @@ describe('RunStore compare', () => {
       { index: 3, trueClass: 3, predicted: [9, 3] }
     ])
     const c = trainedRun({ cfg: { dataset: 'fashion-mnist' } })
-    expect(() => store.compare([a.id, c.id])).toThrow(/different datasets/)
-    expect(code(() => store.compare([a.id]))).toBe('invalid_argument')
+    expect(() => compareRuns(store, [a.id, c.id])).toThrow(/different datasets/)
+    expect(code(() => compareRuns(store, [a.id]))).toBe('invalid_argument')
   })
 })
 
@@ -293,7 +294,7 @@ describe('RunStore export and import', () => {
     expect(store.confusion(b.id, 'test').matrix).toEqual(store.confusion(a.id, 'test').matrix)
     expect(Array.from(store.predictions(b.id, 'test'))).toEqual(Array.from(store.predictions(a.id, 'test')))
     expect(readFileSync(join(store.weightsDir(b.id, 'best'), 'weights.bin'))).toEqual(readFileSync(join(store.weightsDir(a.id, 'best'), 'weights.bin')))
-    expect(store.compare([a.id, b.id]).disagreements).toEqual([])
+    expect(compareRuns(store, [a.id, b.id]).disagreements).toEqual([])
   })
 
   function rezip(zip: string, edit: (files: Record<string, Uint8Array>) => void, fixManifest: boolean): string {
