@@ -1,16 +1,23 @@
 // What the preload puts on window: the renderer's API client uses it when present (Electron) and
 // falls back to the WebSocket (web mode) when it is not.
 import type { StudioApi } from '../shared/contract'
+import type { DatasetInfo, RunRecord } from '../shared/domain'
 
 declare global {
   interface Window {
     studio?: StudioApi
-    /** Electron only (see src/preload/index.ts). */
+    /**
+     * Electron only (see src/preload/index.ts): file actions whose paths main chooses in a native
+     * dialog, since a page may never name a path (runs.export/runs.import/datasets.import are
+     * host-only). Channels: src/shared/wire.ts.
+     */
     studioShell?: {
-      /** Opens the save dialog and exports the run there; resolves false if refused. */
+      /** Opens the save dialog and exports the run there; resolves false if cancelled or refused. */
       exportRun(runId: number): Promise<boolean>
-      /** Where a picked file is on disk ('' for one that is not a file on disk). */
-      pathForFile(file: File): string
+      /** Opens the open dialog for a run archive (.zip) and imports it; null if cancelled. Rejects with the import's error. */
+      importRun(): Promise<RunRecord | null>
+      /** Opens the folder dialog for the four IDX files and imports them; null if cancelled. Rejects with the import's error. */
+      importDataset(): Promise<DatasetInfo | null>
     }
   }
 }

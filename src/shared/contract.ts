@@ -5,10 +5,13 @@ import { z } from 'zod'
 import type * as D from './domain'
 import {
   BackendNameSchema,
+  CheckpointKindSchema,
   ModelSpecSchema,
+  NotesSchema,
+  RunNameSchema,
   RunIdSchema,
   RunQuerySchema,
-  TagSchema,
+  TagListSchema,
   TrainConfigSchema
 } from './schemas'
 
@@ -19,7 +22,7 @@ function method<R>() {
 
 const none = z.object({}).strict()
 const runRef = z.object({ runId: RunIdSchema }).strict()
-const weightsSchema = z.enum(['best', 'last']).default('best')
+const weightsSchema = CheckpointKindSchema.default('best')
 /** Base64 of an image file the user dropped; 40 MB of base64 is a 30 MB file. */
 export const MAX_UPLOAD_BASE64 = 40 * 1024 * 1024
 
@@ -79,9 +82,9 @@ export const methods = {
       })
       .strict()
   ),
-  'runs.rename': method<D.RunRecord>()(z.object({ runId: RunIdSchema, name: z.string().trim().min(1).max(120) }).strict()),
-  'runs.setNotes': method<D.RunRecord>()(z.object({ runId: RunIdSchema, notes: z.string().max(20_000) }).strict()),
-  'runs.setTags': method<D.RunRecord>()(z.object({ runId: RunIdSchema, tags: z.array(TagSchema).max(30) }).strict()),
+  'runs.rename': method<D.RunRecord>()(z.object({ runId: RunIdSchema, name: RunNameSchema }).strict()),
+  'runs.setNotes': method<D.RunRecord>()(z.object({ runId: RunIdSchema, notes: NotesSchema }).strict()),
+  'runs.setTags': method<D.RunRecord>()(z.object({ runId: RunIdSchema, tags: TagListSchema }).strict()),
   'runs.delete': method<{ deleted: number }>()(runRef),
   'runs.compare': method<D.CompareResult>()(z.object({ runIds: z.array(RunIdSchema).min(2).max(8) }).strict()),
   /** Writes a zip to `path` (a folder or a .zip path on the services' machine); returns where. */
@@ -105,16 +108,20 @@ export const methods = {
 } as const
 
 /**
- * Web mode moves run archives over plain HTTP beside the socket: a page cannot name paths on the
- * server, and a 400 MB AlexNet archive has no business in a WebSocket message. Electron uses its
- * dialogs and `runs.export` / `runs.import` with paths instead.
+ * Web mode moves files over plain HTTP beside the socket: a page cannot name paths on the server,
+ * and a 400 MB AlexNet archive has no business in a WebSocket message. Electron does the same
+ * through main's native dialogs (see src/shared/wire.ts channels).
  */
-export const runFilesHttp = {
+export const filesHttp = {
   prefix: '/files/',
   /** POST: answers Reply<RunExportLink>. */
   exportPath: (runId: number) => `/files/runs/${runId}/export`,
   /** POST the archive's bytes: answers Reply<RunRecord>. */
-  importPath: '/files/runs/import'
+  importPath: '/files/runs/import',
+  /** POST multipart/form-data: the four IDX files as `files`, an optional `title`; answers Reply<DatasetInfo>. */
+  datasetImportPath: '/files/datasets/import',
+  /** The header a page sends its access token in (web mode keeps the token out of cookies). */
+  tokenHeader: 'x-conv-studio-token'
 } as const
 
 export type Methods = typeof methods
@@ -177,6 +184,40 @@ export interface StudioApi {
 
 export function isMethodName(name: unknown): name is MethodName {
   return typeof name === 'string' && Object.prototype.hasOwnProperty.call(methods, name)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Who may call what. A window (the Electron page, a web-mode socket holding the token) runs code we
+// do not fully control, so it never names a path on the services' machine: these methods are for
+// hosts only (the CLI; Electron main after a native dialog; web mode's HTTP file routes, which pick
+// their own scratch paths). Both window transports refuse them before a service sees the call.
+
+/** Methods that read or write a path the caller names. */
+export const hostOnlyMethods = ['runs.export', 'runs.import', 'datasets.import'] as const satisfies readonly MethodName[]
+export type HostOnlyMethod = (typeof hostOnlyMethods)[number]
+/** What a window may call. */
+export type WindowMethodName = Exclude<MethodName, HostOnlyMethod>
+
+export function isHostOnly(method: unknown): method is HostOnlyMethod {
+  return (hostOnlyMethods as readonly unknown[]).includes(method)
+}
+
+/** A dataset as a window names it: a catalog or imported id from datasets.list, never a folder. */
+export const windowDatasetId = /^[a-z0-9][a-z0-9_-]{0,199}$/i
+
+/**
+ * Why a window may not make this call (checked on the raw arguments, before the schema), or null.
+ * The transports add one check that needs the services: the dataset must be a known id.
+ */
+export function windowCallRefusal(method: unknown, rawArgs: unknown): StudioErrorValue | null {
+  if (isHostOnly(method))
+    return { code: 'unauthorized', message: `${method} takes a path on the Conv Studio machine, so only the app itself may call it, not a window.` }
+  if (method === 'training.start') {
+    const dataset = (rawArgs as { config?: { dataset?: unknown } } | null)?.config?.dataset
+    if (typeof dataset === 'string' && !windowDatasetId.test(dataset))
+      return { code: 'invalid_argument', message: 'config.dataset must be a dataset id from the Datasets page, not a folder path; import the folder there first.' }
+  }
+  return null
 }
 
 export { BackendNameSchema }

@@ -1,11 +1,12 @@
 // Shared by the hosts tests: temp data folders, a tiny training config, and a WebSocket client that
-// speaks the wire protocol of WIRE.md and records every pushed event in arrival order.
+// speaks the wire protocol of src/shared/wire.ts and records every pushed event in arrival order.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import WebSocket from 'ws'
 import { getPreset } from '../../src/core/models/presets'
-import type { Reply } from '../../src/shared/contract'
+import type { MethodArgs, MethodName, MethodResult, Reply } from '../../src/shared/contract'
+import { parseServerFrame, type WireRequest } from '../../src/shared/wire'
 import type { TrainConfigInput } from '../../src/shared/schemas'
 
 export function tempDir(prefix = 'conv-studio-hosts-'): { path: string; remove(): void } {
@@ -51,9 +52,10 @@ export class WireClient {
 
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (data) => {
-      const msg = JSON.parse(String(data)) as { id?: number | null; reply?: Reply<unknown>; event?: string; payload?: Record<string, unknown> }
-      if (msg.event) {
-        const e = { event: msg.event, payload: msg.payload ?? {}, at: Date.now() }
+      const msg = parseServerFrame(String(data))
+      if (!msg) throw new Error(`not a wire frame: ${String(data).slice(0, 200)}`)
+      if ('event' in msg) {
+        const e = { event: msg.event, payload: msg.payload as unknown as Record<string, unknown>, at: Date.now() }
         this.events.push(e)
         for (const w of [...this.waiters]) {
           if (w.test(e)) {
@@ -63,14 +65,12 @@ export class WireClient {
         }
         return
       }
-      if (msg.reply) {
-        const cb = typeof msg.id === 'number' ? this.pending.get(msg.id) : undefined
-        if (cb) {
-          this.pending.delete(msg.id as number)
-          cb(msg.reply)
-        } else {
-          this.orphanReplies.push(msg.reply)
-        }
+      const cb = msg.id === null ? undefined : this.pending.get(msg.id)
+      if (cb && msg.id !== null) {
+        this.pending.delete(msg.id)
+        cb(msg.reply)
+      } else {
+        this.orphanReplies.push(msg.reply)
       }
     })
   }
@@ -84,9 +84,11 @@ export class WireClient {
     })
   }
 
+  /** Any method name and arguments, so tests can send what a hostile client would; see value() for typed calls. */
   call(method: string, args: unknown = {}): Promise<Reply<unknown>> {
     const id = this.nextId++
-    return this.sendRaw(JSON.stringify({ id, method, args }), id)
+    const request: Omit<WireRequest, 'method' | 'args'> & { method: string; args: unknown } = { id, method, args }
+    return this.sendRaw(JSON.stringify(request), id)
   }
 
   /** Sends a frame as is; resolves with the reply to `id`. */
@@ -97,10 +99,11 @@ export class WireClient {
     })
   }
 
-  async value<T>(method: string, args: unknown = {}): Promise<T> {
-    const r = await this.call(method, args)
+  /** A contract call whose failure fails the test; typed by the contract like the renderer's client. */
+  async value<M extends MethodName>(method: M, args?: MethodArgs<M>): Promise<MethodResult<M>> {
+    const r = await this.call(method, args ?? {})
     if (!r.ok) throw new Error(`${method}: ${r.error.code}: ${r.error.message}`)
-    return r.value as T
+    return r.value as MethodResult<M>
   }
 
   waitFor(test: (e: PushedEvent) => boolean, timeoutMs = 60_000): Promise<PushedEvent> {

@@ -340,22 +340,76 @@ describe('CompareView', () => {
 })
 
 describe('DatasetsView', () => {
-  it('shows the catalog, class counts and samples, and reports an import error from the service', async () => {
-    api.handlers['datasets.info'] = () => ({
-      id: 'mnist-sample', title: 'MNIST sample', style: 'digits', classes: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'], source: 'bundled', status: 'ready',
-      trainCount: 8000, testCount: 2000, imageSize: 28, note: null, trainClassCounts: [800, 900, 800, 800, 800, 700, 800, 800, 800, 800], testClassCounts: Array(10).fill(200)
+  const detail = () => ({
+    id: 'mnist-sample', title: 'MNIST sample', style: 'digits' as const, classes: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'], source: 'bundled' as const, status: 'ready' as const,
+    trainCount: 8000, testCount: 2000, imageSize: 28, note: null, trainClassCounts: [800, 900, 800, 800, 800, 700, 800, 800, 800, 800], testClassCounts: Array(10).fill(200)
+  })
+  const idxNames = ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz']
+
+  it('shows the catalog, class counts and samples; uploads the four picked IDX files and reports the service error (web mode)', async () => {
+    api.handlers['datasets.info'] = () => detail()
+    // The upload goes over HTTP beside the socket (the page never names a path): answer it here.
+    const posted: { url: string; form: FormData }[] = []
+    vi.stubGlobal('fetch', async (url: string, init: RequestInit) => {
+      posted.push({ url, form: init.body as FormData })
+      return new Response(JSON.stringify({ ok: false, error: { code: 'data_error', message: 'train-images-idx3-ubyte.gz: bad magic 0x00000000 (expected 0x00000803).' } }))
     })
-    api.handlers['datasets.import'] = ({ path }) => {
-      throw new StudioError('data_error', `${path}/train-images-idx3-ubyte.gz: bad magic 0x00000000 (expected 0x00000803).`)
+    try {
+      const w = mountView(DatasetsView)
+      await flushPromises()
+      expect(w.find('[data-testid="datasets-table"]').text()).toContain('MNIST sample')
+      expect(w.text()).toContain('900')
+      expect(w.find('input[type="text"]#import-path').exists()).toBe(false)
+      const input = w.find('[data-testid="import-idx-files"]')
+      const pick = async (names: string[]) => {
+        Object.defineProperty(input.element, 'files', { value: names.map((n) => new File([new Uint8Array(4)], n)), configurable: true })
+        await input.trigger('change')
+      }
+      await pick(idxNames.slice(0, 3))
+      expect(w.find('[data-testid="dataset-import"] button[type="submit"]').attributes('disabled')).toBeDefined()
+      expect(w.text()).toContain('3 files picked; choose all four together.')
+      await pick(idxNames)
+      await w.find('#import-title').setValue('my digits')
+      await w.find('[data-testid="dataset-import"]').trigger('submit')
+      await flushPromises()
+      expect(w.find('[role="alert"]').text()).toContain('bad magic')
+      expect(posted.map((p) => p.url)).toEqual(['/files/datasets/import'])
+      expect(posted[0].form.getAll('files').map((f) => (f as File).name)).toEqual(idxNames)
+      expect(posted[0].form.get('title')).toBe('my digits')
+      expect(api.called('datasets.import')).toEqual([])
+      w.unmount()
+    } finally {
+      vi.unstubAllGlobals()
     }
-    const w = mountView(DatasetsView)
-    await flushPromises()
-    expect(w.find('[data-testid="datasets-table"]').text()).toContain('MNIST sample')
-    expect(w.text()).toContain('900')
-    await w.find('#import-path').setValue('/tmp/x')
-    await w.find('form').trigger('submit')
-    await flushPromises()
-    expect(w.find('[role="alert"]').text()).toContain('bad magic')
-    w.unmount()
+  })
+
+  it('imports through the native folder dialog in Electron and opens the new dataset', async () => {
+    api.handlers['datasets.info'] = () => detail()
+    const imported = { ...detail(), id: 'imported-mine', title: 'mine', source: 'imported' as const }
+    let dialogs = 0
+    window.studioShell = {
+      exportRun: async () => true,
+      importRun: async () => null,
+      importDataset: async () => (dialogs++ === 0 ? null : imported)
+    }
+    try {
+      const w = mountView(DatasetsView)
+      await flushPromises()
+      expect(w.find('[data-testid="import-idx-files"]').exists()).toBe(false)
+      const button = w.find('[data-testid="dataset-import"] button[type="submit"]')
+      expect(button.text()).toBe('Import IDX folder…')
+      await w.find('[data-testid="dataset-import"]').trigger('submit')
+      await flushPromises()
+      // Cancelled: nothing said.
+      expect(w.find('[data-testid="dataset-import"] [role="status"]').exists()).toBe(false)
+      await w.find('[data-testid="dataset-import"]').trigger('submit')
+      await flushPromises()
+      expect(dialogs).toBe(2)
+      expect(w.find('[data-testid="dataset-import"] [role="status"]').text()).toContain('Imported “mine”')
+      expect(api.called('datasets.import')).toEqual([])
+      w.unmount()
+    } finally {
+      delete window.studioShell
+    }
   })
 })

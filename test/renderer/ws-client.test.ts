@@ -1,9 +1,11 @@
-// The web-mode client against a real WebSocket server (the `ws` package) speaking the wire protocol.
+// @vitest-environment happy-dom
+// The web-mode client against a real WebSocket server (the `ws` package) speaking the wire protocol
+// of src/shared/wire.ts; the page's address and storage are happy-dom's.
 import { afterEach, describe, expect, it } from 'vitest'
 import { WebSocket, WebSocketServer } from 'ws'
 import type { AddressInfo } from 'node:net'
 import { StudioError } from '../../src/shared/contract'
-import { socketUrlFromLocation, WsStudioClient } from '../../src/renderer/src/api/ws-client'
+import { dropTokenFromAddress, pageToken, socketUrlFromLocation, WsStudioClient } from '../../src/renderer/src/api/ws-client'
 import type { ConnectionState } from '../../src/renderer/src/api'
 
 let server: WebSocketServer | null = null
@@ -30,8 +32,14 @@ function startServer(port = 0): Promise<WebSocketServer> {
   })
 }
 
-function connect(port: number, states: ConnectionState[] = []): WsStudioClient {
-  const c = new WsStudioClient({ url: `ws://127.0.0.1:${port}/ws?token=t`, WebSocketImpl: WebSocket as unknown as typeof globalThis.WebSocket, minDelay: 20, maxDelay: 100 })
+function connect(port: number, states: ConnectionState[] = [], more: { token?: string; onFirstOpen?: () => void } = {}): WsStudioClient {
+  const c = new WsStudioClient({
+    url: `ws://127.0.0.1:${port}/ws?token=${more.token ?? 't'}`,
+    WebSocketImpl: WebSocket as unknown as typeof globalThis.WebSocket,
+    minDelay: 20,
+    maxDelay: 100,
+    onFirstOpen: more.onFirstOpen
+  })
   c.onConnection((s) => states.push(s))
   return c
 }
@@ -87,7 +95,67 @@ describe('WsStudioClient', () => {
   })
 
   it('builds the socket address from the page address and its token', () => {
-    expect(socketUrlFromLocation({ protocol: 'http:', host: '127.0.0.1:5000', search: '?token=a%2Fb' })).toBe('ws://127.0.0.1:5000/ws?token=a%2Fb')
-    expect(socketUrlFromLocation({ protocol: 'https:', host: 'gpu.box', search: '' })).toBe('wss://gpu.box/ws?token=')
+    expect(socketUrlFromLocation({ protocol: 'http:', host: '127.0.0.1:5000' }, 'a/b')).toBe('ws://127.0.0.1:5000/ws?token=a%2Fb')
+    expect(socketUrlFromLocation({ protocol: 'https:', host: 'gpu.box' }, '')).toBe('wss://gpu.box/ws?token=')
+  })
+
+  it('ignores frames that are neither a reply nor an event', async () => {
+    server = await startServer()
+    client = connect((server.address() as AddressInfo).port)
+    await client.invoke('app.info', {})
+    const got: unknown[] = []
+    client.on('training.status', (e) => got.push(e))
+    for (const s of server.clients) for (const junk of ['not json', '[1,2]', '{"id": 1}', '{"reply": {"ok": true}}', 'null']) s.send(junk)
+    await new Promise((r) => setTimeout(r, 50))
+    expect(got).toEqual([])
+    expect(await client.invoke('app.info', {})).toMatchObject({ host: 'web' })
+  })
+
+  it('says unauthorized at once, and sends nothing, when the page has no token', async () => {
+    server = await startServer()
+    let connections = 0
+    server.on('connection', () => connections++)
+    const states: ConnectionState[] = []
+    client = connect((server.address() as AddressInfo).port, [], { token: '' })
+    client.onConnection((s) => states.push(s))
+    expect(states).toEqual(['unauthorized'])
+    await expect(client.invoke('app.info', {})).rejects.toMatchObject({ code: 'unauthorized' })
+    await new Promise((r) => setTimeout(r, 100))
+    expect(connections).toBe(0)
+  })
+})
+
+describe('the token in the page (D6, D12)', () => {
+  afterEach(() => {
+    window.sessionStorage.clear()
+    window.history.replaceState(null, '', '/')
+  })
+
+  it('takes the token from the address, keeps it in this tab for reloads, and drops it from the address once connected', async () => {
+    window.history.replaceState({ kept: 1 }, '', '/runs?token=s3cret&sort=name#top')
+    expect(pageToken(window.location, window.sessionStorage)).toBe('s3cret')
+    server = await startServer()
+    let opened = 0
+    client = connect((server.address() as AddressInfo).port, [], {
+      token: 's3cret',
+      onFirstOpen: () => {
+        opened++
+        dropTokenFromAddress(window.location, window.history)
+      }
+    })
+    // Not before the connection worked: a wrong token stays visible to the person.
+    expect(window.location.search).toBe('?token=s3cret&sort=name')
+    await client.invoke('app.info', {})
+    expect(opened).toBe(1)
+    expect(window.location.pathname + window.location.search + window.location.hash).toBe('/runs?sort=name#top')
+    expect(window.history.state).toEqual({ kept: 1 })
+    // A reload: the address has no token any more, this tab's storage has.
+    expect(pageToken(window.location, window.sessionStorage)).toBe('s3cret')
+    expect(document.cookie).toBe('')
+  })
+
+  it('has no token without one in the address or the tab', () => {
+    window.history.replaceState(null, '', '/datasets')
+    expect(pageToken(window.location, window.sessionStorage)).toBe('')
   })
 })

@@ -1,12 +1,15 @@
-// The contract over Electron IPC: one invoke channel for every contract method (the method name is
-// part of the payload and checked against the contract's list, the arguments against its schema),
-// and one channel on which every contract event is pushed to our window. Requests from any frame
-// other than our own page are refused before they reach a service.
-import { isMethodName, type EventName, type Events, type Reply } from '../../shared/contract'
+// The contract over Electron IPC: one invoke channel for every contract method (services.handle
+// checks the name against the contract and the arguments against its schema), and one channel on
+// which every contract event is pushed to our window. Requests from any frame other than our own
+// page are refused before they reach a service, and so are the host-only methods (window-calls.ts):
+// paths are chosen by main's dialogs, never by the page. Channel names: src/shared/wire.ts.
+import type { EventName, Events, Reply } from '../../shared/contract'
+import { channels, type WireEvent } from '../../shared/wire'
 import type { Services } from '../services'
+import { windowCalls } from './window-calls'
 
-export const INVOKE_CHANNEL = 'studio:invoke'
-export const EVENT_CHANNEL = 'studio:event'
+export const INVOKE_CHANNEL = channels.invoke
+export const EVENT_CHANNEL = channels.event
 
 /** The slice of Electron's IpcMainInvokeEvent we rely on. */
 export interface InvokeEventLike {
@@ -33,21 +36,18 @@ export interface IpcBindingOptions {
 
 /** Registers the handler and event forwarding; returns a function that undoes both. */
 export function bindIpc(ipcMain: IpcMainLike, services: Services, opts: IpcBindingOptions): () => void {
+  const calls = windowCalls(services)
   ipcMain.handle(INVOKE_CHANNEL, async (event, method, args): Promise<Reply<unknown>> => {
     const url = event.senderFrame?.url ?? ''
     if (!opts.isTrustedUrl(url)) {
       console.error(`[ipc] refused a call from an untrusted frame: ${url.slice(0, 200)}`)
       return { ok: false, error: { code: 'unauthorized', message: 'Calls are accepted only from the Conv Studio window.' } }
     }
-    if (!isMethodName(method)) {
-      const shown = typeof method === 'string' ? `'${method.slice(0, 80)}'` : 'a missing method name'
-      return { ok: false, error: { code: 'invalid_argument', message: `Unknown method ${shown}.` } }
-    }
-    return services.handle(method, args)
+    return calls.handle(method, args)
   })
   const unsubscribe = services.events.subscribe(<E extends EventName>(event: E, payload: Events[E]) => {
     for (const wc of opts.targets()) {
-      if (!wc.isDestroyed()) wc.send(EVENT_CHANNEL, { event, payload })
+      if (!wc.isDestroyed()) wc.send(EVENT_CHANNEL, { event, payload } as WireEvent)
     }
   })
   return () => {

@@ -1,8 +1,12 @@
 // The IPC binding with the contract. Electron cannot run on this machine, so ipcMain and webContents
 // are small fakes here (and only here); the services behind them are real.
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { createServices, type Services } from '../../../src/main/services'
 import { bindIpc, EVENT_CHANNEL, INVOKE_CHANNEL, trustedUrlChecker, type InvokeEventLike, type IpcMainLike } from '../../../src/main/transports/electron-ipc'
+import { hostOnlyMethods } from '../../../src/shared/contract'
+import { channels } from '../../../src/shared/wire'
 import type { Reply } from '../../../src/shared/contract'
 import { tempDir, tinyConfig } from '../../helpers/hosts'
 
@@ -59,6 +63,34 @@ it('refuses calls from any other frame', async () => {
   const dev = trustedUrlChecker(page, 'http://localhost:5173')
   expect(dev('http://localhost:5173/#/runs')).toBe(true)
   expect(dev('http://localhost:5174/')).toBe(false)
+})
+
+it('uses the channel names of the shared wire', () => {
+  expect([INVOKE_CHANNEL, EVENT_CHANNEL]).toEqual([channels.invoke, channels.event])
+  expect(ipc.handlers.has('studio:invoke')).toBe(true)
+})
+
+it('refuses the host-only methods from our own page: the page never names a path (D3)', async () => {
+  expect([...hostOnlyMethods].sort()).toEqual(['datasets.import', 'runs.export', 'runs.import'])
+  const target = join(dir.path, 'written-by-the-page.zip')
+  const calls: [string, unknown][] = [
+    ['runs.export', { runId: 1, path: target }],
+    ['runs.import', { path: '/etc/passwd' }],
+    ['datasets.import', { path: '/root' }]
+  ]
+  for (const [method, args] of calls) expect(await ipc.invoke(pageUrl, method, args)).toMatchObject({ ok: false, error: { code: 'unauthorized' } })
+  expect(existsSync(target)).toBe(false)
+  // Main itself (after a dialog) still may.
+  expect(await services.handle('datasets.import', { path: '/nonexistent-folder' })).toMatchObject({ ok: false, error: { code: 'data_error' } })
+})
+
+it('refuses a folder path or an unknown name as the dataset of training.start from the page', async () => {
+  for (const dataset of ['/root', '../x', 'C:\\Windows', '~/data']) {
+    const reply = await ipc.invoke(pageUrl, 'training.start', { config: tinyConfig({ dataset }) })
+    expect(reply).toMatchObject({ ok: false, error: { code: 'invalid_argument', message: expect.stringMatching(/not a folder path/) } })
+  }
+  expect(await ipc.invoke(pageUrl, 'training.start', { config: tinyConfig({ dataset: 'tmp' }) })).toMatchObject({ ok: false, error: { code: 'not_found' } })
+  expect(services.runs.list({ limit: 10, offset: 0 }).total).toBe(0)
 })
 
 it('forwards contract events to the window', async () => {

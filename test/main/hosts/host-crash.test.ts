@@ -10,7 +10,6 @@ import { afterAll, expect, it } from 'vitest'
 import { RunStore } from '../../../src/main/services/runs'
 import { tsxLoaderUrl } from '../../../src/main/services/training'
 import { modelFromArtifacts } from '../../../src/core/models/io'
-import type { RunRecord } from '../../../src/shared/domain'
 import { tempDir, tinyConfig, WireClient } from '../../helpers/hosts'
 
 const dir = tempDir()
@@ -53,7 +52,7 @@ it('survives kill -9 of the host mid-epoch: integrity ok, run interrupted, finis
   })
   const page = new URL(url)
   const client = await WireClient.connect(`ws://${page.host}/ws?token=${page.searchParams.get('token')}`, { Origin: `http://${page.host}` })
-  const run = await client.value<RunRecord>('training.start', { config: tinyConfig({ epochs: 30, trainLimit: 2048 }) })
+  const run = await client.value('training.start', { config: tinyConfig({ epochs: 30, trainLimit: 2048 }) })
   await client.waitFor((e) => e.event === 'training.epoch' && e.payload.runId === run.id, 120_000)
   await client.waitFor((e) => e.event === 'training.batch' && e.payload.runId === run.id && Number(e.payload.epoch) === 2, 60_000)
 

@@ -4,7 +4,6 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServer, type RunningServer } from '../../../src/main/server'
-import type { ActiveRun, RunRecord, RunSummary } from '../../../src/shared/domain'
 import { tempDir, tinyConfig, upgradeStatus, waitForStatus, WireClient } from '../../helpers/hosts'
 
 let dir: ReturnType<typeof tempDir>
@@ -36,7 +35,7 @@ describe('contract over the WebSocket', () => {
   let cancelledId = 0
 
   it('trains a tiny run and pushes its events in order', async () => {
-    const run = await client.value<RunRecord>('training.start', { config: tinyConfig(), name: 'tiny' })
+    const run = await client.value('training.start', { config: tinyConfig(), name: 'tiny' })
     expect(run.status).toBe('queued')
     expect(run.name).toBe('tiny')
     completedId = run.id
@@ -54,35 +53,35 @@ describe('contract over the WebSocket', () => {
     expect(kinds[kinds.length - 1]).toBe('status:completed')
     expect(kinds.filter((k) => k === 'training.epoch')).toHaveLength(1)
 
-    const record = await client.value<RunRecord>('runs.get', { runId: run.id })
+    const record = await client.value('runs.get', { runId: run.id })
     expect(record.status).toBe('completed')
     expect(record.epochsDone).toBe(1)
     expect(record.backend).toBeTruthy()
     expect(record.testAcc).toBeGreaterThan(0)
-    const curves = await client.value<{ steps: unknown[]; epochs: unknown[] }>('runs.curves', { runId: run.id })
+    const curves = await client.value('runs.curves', { runId: run.id })
     expect(curves.epochs).toHaveLength(1)
     expect(curves.steps.length).toBeGreaterThanOrEqual(5)
   })
 
   it('queues a second run, shows the active run with what it logged so far, then cancels both', async () => {
-    const run = await client.value<RunRecord>('training.start', { config: tinyConfig({ epochs: 50, trainLimit: 4096 }) })
+    const run = await client.value('training.start', { config: tinyConfig({ epochs: 50, trainLimit: 4096 }) })
     cancelledId = run.id
     // One run trains at a time (maxConcurrent 1): the next one waits in the queue.
-    const waiting = await client.value<RunRecord>('training.start', { config: tinyConfig() })
+    const waiting = await client.value('training.start', { config: tinyConfig() })
     await client.waitFor((e) => e.event === 'training.batch' && e.payload.runId === run.id)
-    const active = await client.value<ActiveRun[]>('training.active')
+    const active = await client.value('training.active')
     const mine = active.find((a) => a.run.id === run.id)
     expect(mine?.run.status).toBe('running')
     expect(mine?.steps.length).toBeGreaterThan(0)
     expect(active.find((a) => a.run.id === waiting.id)?.run.status).toBe('queued')
     expect(await client.value('training.cancel', { runId: waiting.id })).toMatchObject({ status: 'cancelled' })
     expect(client.eventsOf(waiting.id).map((e) => e.payload.status)).toEqual(['queued', 'cancelled'])
-    expect((await client.value<RunRecord>('runs.get', { runId: waiting.id })).startedAt).toBeNull()
+    expect((await client.value('runs.get', { runId: waiting.id })).startedAt).toBeNull()
     // Let it train a little longer to see the batch events thinned to at most 10 per second.
     await new Promise((r) => setTimeout(r, 1500))
 
     const t0 = Date.now()
-    const status = await client.value<{ runId: number; status: string }>('training.cancel', { runId: run.id })
+    const status = await client.value('training.cancel', { runId: run.id })
     const elapsed = Date.now() - t0
     expect(status).toMatchObject({ runId: run.id, status: 'cancelled' })
     console.log(`[hosts] cancel of a training run answered in ${elapsed} ms`)
@@ -90,35 +89,35 @@ describe('contract over the WebSocket', () => {
     await waitForStatus(client, run.id, ['cancelled'])
     const batchTimes = client.eventsOf(run.id).filter((e) => e.event === 'training.batch').map((e) => e.at)
     for (let i = 0; i + 11 < batchTimes.length; i++) expect(batchTimes[i + 11] - batchTimes[i]).toBeGreaterThanOrEqual(1000)
-    const steps = (await client.value<{ totalSteps: number }>('runs.curves', { runId: run.id })).totalSteps
+    const steps = (await client.value('runs.curves', { runId: run.id })).totalSteps
     expect(steps).toBeGreaterThanOrEqual(batchTimes.length)
-    expect(await client.value<ActiveRun[]>('training.active')).toEqual([])
+    expect(await client.value('training.active')).toEqual([])
     const again = await client.call('training.cancel', { runId: run.id })
     expect(again).toMatchObject({ ok: false, error: { code: 'conflict' } })
   })
 
   it('lists both runs with the right statuses', async () => {
-    const list = await client.value<{ rows: RunSummary[]; total: number }>('runs.list', {})
+    const list = await client.value('runs.list', {})
     const byId = new Map(list.rows.map((r) => [r.id, r.status]))
     expect(byId.get(completedId)).toBe('completed')
     expect(byId.get(cancelledId)).toBe('cancelled')
     expect(list.total).toBe(3)
-    const only = await client.value<{ rows: RunSummary[] }>('runs.list', { status: 'completed' })
+    const only = await client.value('runs.list', { status: 'completed' })
     expect(only.rows.map((r) => r.id)).toEqual([completedId])
   })
 
   it('probes the backends in a separate process', async () => {
-    const report = await client.value<{ chosen: string; reason: string; candidates: { name: string; available: boolean }[] }>('backends.report', {})
+    const report = await client.value('backends.report', {})
     expect(report.candidates.map((c) => c.name)).toContain('cpu')
     expect(report.candidates.find((c) => c.name === report.chosen)?.available).toBe(true)
     expect(report.reason.length).toBeGreaterThan(0)
   })
 
   it('opens a confusion cell of the finished run to its images', async () => {
-    const cm = await client.value<{ matrix: number[][] }>('runs.confusion', { runId: completedId, epoch: 1 })
+    const cm = await client.value('runs.confusion', { runId: completedId, epoch: 1 })
     let cell: [number, number] = [0, 0]
     cm.matrix.forEach((row, t) => row.forEach((n, p) => (n > 0 ? (cell = [t, p]) : null)))
-    const examples = await client.value<{ trueClass: number; predictedClass: number; width: number; pixels: string; probabilities: number[] | null }[]>(
+    const examples = await client.value(
       'runs.cellExamples',
       { runId: completedId, epoch: 1, trueClass: cell[0], predictedClass: cell[1], limit: 5 }
     )
@@ -134,7 +133,7 @@ describe('contract over the WebSocket', () => {
   })
 
   it('marks a run failed with the reason when its training process is killed, and keeps serving', async () => {
-    const run = await client.value<RunRecord>('training.start', { config: tinyConfig({ epochs: 50, trainLimit: 4096 }) })
+    const run = await client.value('training.start', { config: tinyConfig({ epochs: 50, trainLimit: 4096 }) })
     await client.waitFor((e) => e.event === 'training.batch' && e.payload.runId === run.id)
     const pid = server.services.training.childPid(run.id)
     expect(pid).toBeGreaterThan(0)
@@ -142,32 +141,33 @@ describe('contract over the WebSocket', () => {
     const failed = await waitForStatus(client, run.id, ['failed', 'interrupted', 'completed', 'cancelled'])
     expect(failed.payload.status).toBe('failed')
     expect(String(failed.payload.error)).toMatch(/killed by SIGKILL/)
-    const info = await client.value<{ host: string }>('app.info')
+    const info = await client.value('app.info')
     expect(info.host).toBe('web')
-    expect((await client.value<RunRecord>('runs.get', { runId: run.id })).error).toMatch(/SIGKILL/)
+    expect((await client.value('runs.get', { runId: run.id })).error).toMatch(/SIGKILL/)
   })
 })
 
 describe('web-mode security', () => {
   const get = (path: string, headers: Record<string, string> = {}) => fetch(`http://127.0.0.1:${server.port}${path}`, { headers })
 
-  it('serves the page only with the token, with a strict CSP and an HttpOnly cookie for its assets', async () => {
-    expect((await get('/')).status).toBe(401)
-    expect((await get('/?token=wrong')).status).toBe(401)
-    expect((await get('/assets/app.js')).status).toBe(401)
-    const page = await get(`/?token=${server.token}`)
+  it('serves the public page and assets with a strict CSP and no cookie; the files routes need the token', async () => {
+    const page = await get('/')
     expect(page.status).toBe(200)
     const csp = page.headers.get('content-security-policy') ?? ''
     expect(csp).toContain("script-src 'self'")
     expect(csp).toContain("frame-ancestors 'none'")
-    const cookie = page.headers.get('set-cookie') ?? ''
-    expect(cookie).toMatch(/HttpOnly/)
-    expect(cookie).toMatch(/SameSite=Strict/)
-    const asset = await get('/assets/app.js', { Cookie: cookie.split(';')[0] })
+    expect(csp).toContain(`connect-src 'self' ws://127.0.0.1:${server.port} wss://127.0.0.1:${server.port};`)
+    expect(page.headers.get('set-cookie')).toBeNull()
+    expect((await get(`/?token=${server.token}`)).headers.get('set-cookie')).toBeNull()
+    const asset = await get('/assets/app.js')
     expect(asset.status).toBe(200)
     expect(await asset.text()).toContain('console.log')
-    expect((await get('/assets/..%2f..%2f..%2f..%2fetc%2fpasswd', { Cookie: cookie.split(';')[0] })).status).toBe(404)
+    expect((await get('/assets/..%2f..%2f..%2f..%2fetc%2fpasswd')).status).toBe(404)
     expect((await fetch(`http://127.0.0.1:${server.port}/?token=${server.token}`, { method: 'POST' })).status).toBe(405)
+    const post = (headers: Record<string, string>) => fetch(`http://127.0.0.1:${server.port}/files/runs/1/export`, { method: 'POST', headers: { Origin: origin, ...headers } })
+    expect((await post({})).status).toBe(401)
+    expect((await post({ 'x-conv-studio-token': 'wrong' })).status).toBe(401)
+    expect((await post({ 'x-conv-studio-token': server.token })).status).toBe(200)
   })
 
   it('refuses a socket without the token, with a wrong token, or from another Origin', async () => {

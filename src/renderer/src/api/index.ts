@@ -1,16 +1,22 @@
 // The one place that decides how the renderer reaches the services: Electron's preload bridge when
-// it is there, the web-mode WebSocket otherwise. Nothing else in the renderer can tell which.
+// it is there, the web-mode WebSocket otherwise. Nothing else in the renderer can tell which
+// (files.ts makes the same choice for imports and exports).
 import type { StudioClient } from './types'
-import { socketUrlFromLocation, WsStudioClient } from './ws-client'
+import { dropTokenFromAddress, pageToken, socketUrlFromLocation, WsStudioClient } from './ws-client'
 
 export type { StudioClient, ConnectionState } from './types'
 export { errorMessage, toStudioError } from './errors'
-export { createRunFiles, type RunFiles } from './run-files'
+export { createDatasetFiles, createRunFiles, type DatasetFiles, type PickedBy, type RunFiles } from './files'
 
 export function createClient(): StudioClient {
   const bridge = window.studio
   if (bridge) return bridge
-  return new WsStudioClient({ url: socketUrlFromLocation(window.location) })
+  const token = pageToken(window.location, window.sessionStorage)
+  return new WsStudioClient({
+    url: socketUrlFromLocation(window.location, token),
+    // Once the token has worked it leaves the address bar (history, bookmarks, screen shares).
+    onFirstOpen: () => dropTokenFromAddress(window.location, window.history)
+  })
 }
 
 let provided: StudioClient | null = null

@@ -1,0 +1,54 @@
+// What both window transports (Electron IPC, the web-mode WebSocket) put between a window and
+// services.handle: the contract's host-only rule, a dataset that must be a known id, and a cap on
+// the calls that spawn a child process. Hosts (CLI, Electron main's dialogs, the HTTP file routes)
+// call services.handle directly.
+import { StudioError, windowCallRefusal, type Reply } from '../../shared/contract'
+import type { Services } from '../services'
+
+/** Backend probes and benchmarks each fork a process that loads tfjs; windows get this many at once. */
+export const MAX_CHILD_JOBS = 2
+const CHILD_JOB_METHODS = new Set(['backends.report', 'backends.benchmark'])
+
+export interface WindowCalls {
+  handle(method: unknown, rawArgs: unknown): Promise<Reply<unknown>>
+}
+
+function refusal(error: StudioError): Reply<never> {
+  return { ok: false, error: error.toValue() }
+}
+
+/** One per services: the child-job cap is shared by every window of every transport. */
+const perServices = new WeakMap<Services, WindowCalls>()
+
+export function windowCalls(services: Services): WindowCalls {
+  let calls = perServices.get(services)
+  if (!calls) perServices.set(services, (calls = createWindowCalls(services)))
+  return calls
+}
+
+function createWindowCalls(services: Services): WindowCalls {
+  let childJobs = 0
+  return {
+    async handle(method, rawArgs) {
+      const refused = windowCallRefusal(method, rawArgs)
+      if (refused) return { ok: false, error: refused }
+      if (method === 'training.start') {
+        const dataset = (rawArgs as { config?: { dataset?: unknown } } | null)?.config?.dataset
+        // A bare name could still be a folder relative to the server's working directory: only ids it lists.
+        if (typeof dataset === 'string' && !(await services.datasets.list()).some((d) => d.id === dataset))
+          return refusal(new StudioError('not_found', `There is no dataset '${dataset}'; choose one on the Datasets page.`))
+      }
+      if (typeof method === 'string' && CHILD_JOB_METHODS.has(method)) {
+        if (childJobs >= MAX_CHILD_JOBS)
+          return refusal(new StudioError('unavailable', `A backend probe or benchmark is already running (at most ${MAX_CHILD_JOBS} at once); wait for it to finish.`))
+        childJobs++
+        try {
+          return await services.handle(method, rawArgs)
+        } finally {
+          childJobs--
+        }
+      }
+      return services.handle(method as string, rawArgs)
+    }
+  }
+}
