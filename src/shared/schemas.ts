@@ -135,3 +135,7 @@ export const TagSchema = z.string().trim().min(1).max(60)
 export const TagListSchema = z.array(TagSchema).max(30)
 export const RunNameSchema = z.string().trim().min(1).max(120)
 export const NotesSchema = z.string().max(20_000)
+/** A class name as a run keeps it (archives bring their own). */
+export const ClassNameSchema = z.string().trim().min(1).max(100)
+/** A catalog or imported dataset's id, never a path: lowercase letters, digits and hyphens. */
+export const DatasetIdSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,79}$/, 'must be a dataset id (lowercase letters, digits, hyphens), not a path')

@@ -41,6 +41,7 @@ function kindOf(st: Stats): string {
 }
 
 export function megabytes(n: number): string {
+  if (n < 1024 ** 2) return `${n.toLocaleString('en-US')} bytes`
   return n >= 1024 ** 3 ? `${(n / 1024 ** 3).toFixed(1)} GB` : `${(n / 1024 ** 2).toFixed(1)} MB`
 }
 
