@@ -173,7 +173,9 @@ async function handle(msg: ToChild): Promise<void> {
     else if (msg.type === 'probe') send({ type: 'report', report: await probeBackends() })
     else if (msg.type === 'benchmark') send({ type: 'benchmark', results: await benchmarkBackends(msg.seconds) })
   } catch (err) {
-    console.error('[training-process]', err)
+    // A system error (ENOSPC, EIO, ...) is the environment, not a bug: its message is the whole story,
+    // and the host records and prints it. Anything else keeps its stack here for whoever debugs it.
+    if (!(err instanceof StudioError) && typeof (err as { code?: unknown })?.code !== 'string') console.error('[training-process]', err)
     send({ type: 'error', message: errorText(err) })
   }
 }

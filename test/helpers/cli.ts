@@ -2,6 +2,7 @@
 // group's register()), with stdout/stderr captured and the exit code read and reset.
 import { Command } from 'commander'
 import { vi } from 'vitest'
+import { exitCodeOfThrown } from '../../src/main/cli'
 
 export interface CliResult {
   code: number
@@ -21,8 +22,8 @@ export async function runCli(register: (program: Command) => void, dataDir: stri
   try {
     await program.parseAsync(['--data-dir', dataDir, ...args], { from: 'user' })
   } catch (e) {
-    // exitOverride turns commander's own exits (bad flags, --help) into throws.
-    code = (e as { exitCode?: number }).exitCode ?? 1
+    // exitOverride turns commander's own exits (bad flags, --help) into throws; statuses as main() gives them.
+    code = exitCodeOfThrown(e)
   } finally {
     out.mockRestore()
     err.mockRestore()

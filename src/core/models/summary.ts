@@ -36,6 +36,22 @@ export function summarize(spec: ModelSpec): ModelSummary {
   }
 }
 
+/**
+ * Values a network keeps that are not parameters: BatchNorm's running mean and variance, one pair per
+ * channel. PyTorch holds them as buffers (outside parameters(), so outside torchsummary's totals);
+ * tfjs holds them as non-trainable weights, so its countParams() is totalParams + buffers.
+ */
+export function bufferCount(spec: ModelSpec): number {
+  return inferLayers(spec).reduce((s, l) => s + (l.layer.type === 'batchNorm2d' || l.layer.type === 'batchNorm1d' ? l.params : 0), 0)
+}
+
+/** The line printed under the torchsummary table when the network has buffers, else null. */
+export function formatBuffers(spec: ModelSpec): string | null {
+  const buffers = bufferCount(spec)
+  if (buffers === 0) return null
+  return `Non-trainable buffers: ${thousands(buffers)} (BatchNorm running mean and variance; not parameters, as in PyTorch)`
+}
+
 const pad = (s: string, width: number): string => s.padStart(width)
 const thousands = (n: number): string => n.toLocaleString('en-US')
 const rule = '-'.repeat(64)

@@ -2,9 +2,10 @@
 // torchsummary table of a network, plain or as JSON.
 import type { Command } from 'commander'
 import { getPreset, presets } from '../../core/models/presets'
-import { formatSummary, summarize } from '../../core/models/summary'
+import { bufferCount, formatBuffers, formatSummary, summarize } from '../../core/models/summary'
+import { CliUsageError } from './common'
 
-export class UnknownPresetError extends Error {
+export class UnknownPresetError extends CliUsageError {
   constructor(id: string) {
     super(`unknown model preset '${id}'; known: ${presets.map((p) => p.id).join(', ')}`)
     this.name = 'UnknownPresetError'
@@ -29,7 +30,8 @@ export function listText(): string {
 export function summaryText(id: string): string {
   const preset = getPreset(id)
   if (!preset) throw new UnknownPresetError(id)
-  return `${preset.title} (${preset.id}), input ${preset.spec.inputChannels}x${preset.spec.inputSize}x${preset.spec.inputSize}\n${formatSummary(summarize(preset.spec))}`
+  const buffers = formatBuffers(preset.spec)
+  return `${preset.title} (${preset.id}), input ${preset.spec.inputChannels}x${preset.spec.inputSize}x${preset.spec.inputSize}\n${formatSummary(summarize(preset.spec))}${buffers ? `\n${buffers}` : ''}`
 }
 
 export function register(program: Command): void {
@@ -52,7 +54,7 @@ export function register(program: Command): void {
     .action((id: string, opts: { json?: boolean }) => {
       const preset = getPreset(id)
       if (!preset) throw new UnknownPresetError(id)
-      if (opts.json) console.log(JSON.stringify({ preset: id, ...summarize(preset.spec) }, null, 2))
+      if (opts.json) console.log(JSON.stringify({ preset: id, ...summarize(preset.spec), buffers: bufferCount(preset.spec) }, null, 2))
       else console.log(summaryText(id))
     })
 }

@@ -1,14 +1,13 @@
 // `conv-studio predict --run <id> <files or folders...>`: what a trained run sees in your images.
 // Folders are walked for images; every file gets a row, a file that cannot be read gets its reason.
-import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { readdirSync, statSync } from 'node:fs'
 import { extname, join, relative } from 'node:path'
 import { Command, InvalidArgumentError, Option } from 'commander'
-import { StudioError } from '../../shared/contract'
 import { BackendNameSchema, type BackendName } from '../../shared/schemas'
-import { defaultDataDir } from '../paths'
-import { ImageDecodeError, MAX_FILE_BYTES } from '../services/image-decode'
+import { ImageDecodeError, readImageFile } from '../services/image-decode'
 import { Predictor, type WeightsKind } from '../services/predict'
-import { RunStore } from '../services/runs'
+import type { RunStore } from '../services/runs'
+import { printable, reportError, withStore } from './common'
 import { table } from './runs'
 
 /** Extensions picked up when walking a folder; files named explicitly are always tried. */
@@ -69,10 +68,8 @@ export async function predictFiles(store: RunStore, flags: PredictFlags, files: 
   for (const file of files) {
     let bytes: Uint8Array
     try {
-      // Refuse a huge file before reading it into memory.
-      const size = statSync(file).size
-      if (size > MAX_FILE_BYTES) throw new ImageDecodeError('too_large', file, `the file is ${(size / 1024 / 1024).toFixed(1)} MB; the limit is ${MAX_FILE_BYTES / 1024 / 1024} MB.`)
-      bytes = readFileSync(file)
+      // Regular files only, at most the limit: a FIFO or /dev/zero gets its row instead of a hang.
+      bytes = readImageFile(file)
     } catch (err) {
       rows.push({ file, top: null, milliseconds: null, error: err instanceof ImageDecodeError ? err.message : `${file}: cannot be read (${err instanceof Error ? err.message : String(err)})` })
       continue
@@ -100,13 +97,13 @@ function rowsTable(rows: PredictRow[], base: string): string {
     rows.map((r) =>
       r.top
         ? [
-            shown(r.file),
-            r.top[0].label,
+            printable(shown(r.file)),
+            printable(r.top[0].label),
             r.top[0].probability.toFixed(3),
-            r.top.map((t) => `${t.label} ${(t.probability * 100).toFixed(1)}%`).join(', '),
+            printable(r.top.map((t) => `${t.label} ${(t.probability * 100).toFixed(1)}%`).join(', ')),
             (r.milliseconds ?? 0).toFixed(1)
           ]
-        : [shown(r.file), '-', '-', `error: ${r.error?.startsWith(r.file) ? r.error.slice(r.file.length + 2) : r.error}`, '-']
+        : [printable(shown(r.file)), '-', '-', printable(`error: ${r.error?.startsWith(r.file) ? r.error.slice(r.file.length + 2) : r.error}`), '-']
     )
   )
 }
@@ -121,32 +118,25 @@ export function register(program: Command): void {
     .option('--top <k>', 'how many classes to show', wholeNumber(1, 10), 3)
     .option('--json', 'print JSON instead of a table')
     .addOption(new Option('--backend <name>', 'tfjs backend (default: the pure-JS cpu backend, enough for LeNet)').choices(BackendNameSchema.options))
-    .action(async (paths: string[], flags: PredictFlags, cmd: Command) => {
-      const { dataDir } = cmd.optsWithGlobals() as { dataDir?: string }
-      const { files, missing } = collectFiles(paths)
-      for (const m of missing) process.stderr.write(`error: ${m}: no such file or folder\n`)
-      if (files.length === 0) {
-        process.stderr.write(`error: no images found in ${paths.join(', ')}\n`)
-        process.exitCode = 1
-        return
-      }
-      if (flags.backend) {
-        const { selectBackend } = await import('../backends')
-        await selectBackend(flags.backend)
-      }
-      let store: RunStore | null = null
-      try {
-        store = RunStore.open(dataDir ?? defaultDataDir())
-        const rows = await predictFiles(store, flags, files)
-        if (flags.json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n')
-        else process.stdout.write(rowsTable(rows, process.cwd()))
-        if (missing.length > 0 || rows.some((r) => r.error)) process.exitCode = 1
-      } catch (err) {
-        if (!(err instanceof StudioError)) throw err
-        process.stderr.write(`error: ${err.message}\n`)
-        process.exitCode = 1
-      } finally {
-        store?.close()
-      }
-    })
+    .action(
+      withStore(
+        async (store, paths: string[], flags: PredictFlags) => {
+          const { files, missing } = collectFiles(paths)
+          for (const m of missing) reportError(`${m}: no such file or folder`)
+          if (files.length === 0) {
+            reportError(`no images found in ${paths.join(', ')}`)
+            return
+          }
+          if (flags.backend) {
+            const { selectBackend } = await import('../backends')
+            await selectBackend(flags.backend)
+          }
+          const rows = await predictFiles(store, flags, files)
+          if (flags.json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n')
+          else process.stdout.write(rowsTable(rows, process.cwd()))
+          if (missing.length > 0 || rows.some((r) => r.error)) process.exitCode = 1
+        },
+        { readOnly: true }
+      )
+    )
 }

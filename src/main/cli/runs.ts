@@ -4,31 +4,8 @@ import { Command, InvalidArgumentError, Option } from 'commander'
 import { StudioError } from '../../shared/contract'
 import type { RunRecord, RunSummary } from '../../shared/domain'
 import { RunSortKeySchema, RunStatusSchema, type RunQuery } from '../../shared/schemas'
-import { defaultDataDir } from '../paths'
-import { RunStore } from '../services/runs'
-
-function dataDirOf(cmd: Command): string {
-  const opts = cmd.optsWithGlobals() as { dataDir?: string }
-  return opts.dataDir ?? defaultDataDir()
-}
-
-/** Opens the store for one command; a StudioError becomes one line on stderr and exit code 1. */
-function withStore(fn: (store: RunStore, ...args: unknown[]) => void | Promise<void>) {
-  return async (...args: unknown[]) => {
-    const cmd = args[args.length - 1] as Command
-    let store: RunStore | null = null
-    try {
-      store = RunStore.open(dataDirOf(cmd))
-      await fn(store, ...args)
-    } catch (err) {
-      if (!(err instanceof StudioError)) throw err
-      process.stderr.write(`error: ${err.message}\n`)
-      process.exitCode = 1
-    } finally {
-      store?.close()
-    }
-  }
-}
+import type { RunStore } from '../services/runs'
+import { printable, withStore } from './common'
 
 function runId(value: string): number {
   const n = Number(value)
@@ -60,27 +37,27 @@ export function table(header: string[], rows: string[][]): string {
 function summaryRows(rows: RunSummary[]): string[][] {
   return rows.map((r) => [
     String(r.id),
-    r.name,
+    printable(r.name),
     r.status,
-    r.model,
-    r.dataset,
+    printable(r.model),
+    printable(r.dataset),
     `${r.epochsDone}/${r.epochsPlanned}`,
     pct(r.bestValAcc),
     pct(r.testAcc),
     r.createdAt.slice(0, 16).replace('T', ' '),
-    r.tags.join(',')
+    printable(r.tags.join(','))
   ])
 }
 
 function showText(run: RunRecord, store: RunStore): string {
   const out: string[] = []
-  out.push(`Run ${run.id}: ${run.name}  [${run.status}]`)
-  out.push(`model ${run.model}  dataset ${run.dataset}  parameters ${run.paramCount?.toLocaleString('en-US') ?? '-'}`)
-  out.push(`backend ${run.backend ?? '-'}${run.device ? ` (${run.device})` : ''}  examples/s ${run.examplesPerSec?.toFixed(0) ?? '-'}`)
+  out.push(`Run ${run.id}: ${printable(run.name)}  [${run.status}]`)
+  out.push(`model ${printable(run.model)}  dataset ${printable(run.dataset)}  parameters ${run.paramCount?.toLocaleString('en-US') ?? '-'}`)
+  out.push(`backend ${printable(run.backend ?? '-')}${run.device ? ` (${printable(run.device)})` : ''}  examples/s ${run.examplesPerSec?.toFixed(0) ?? '-'}`)
   out.push(`created ${run.createdAt}  started ${run.startedAt ?? '-'}  finished ${run.finishedAt ?? '-'}`)
-  if (run.tags.length) out.push(`tags: ${run.tags.join(', ')}`)
-  if (run.notes) out.push(`notes: ${run.notes}`)
-  if (run.error) out.push(`error: ${run.error}`)
+  if (run.tags.length) out.push(`tags: ${printable(run.tags.join(', '))}`)
+  if (run.notes) out.push(`notes: ${printable(run.notes, true)}`)
+  if (run.error) out.push(`error: ${printable(run.error)}`)
   out.push('', 'config:')
   const c = run.config
   const v = c.validation.source === 'test' ? 'test set (d2l)' : `${c.validation.fraction} split${c.validation.stratified ? ', stratified' : ''}`
@@ -123,7 +100,7 @@ function showText(run: RunRecord, store: RunStore): string {
   )
   out.push('', run.testAcc === null ? 'test: not evaluated' : `test: loss ${fixed(run.testLoss)}  accuracy ${pct(run.testAcc)}`)
   if (run.testPrecision && run.testRecall && run.testPrecision.length === run.classes.length)
-    out.push(table(['class', 'precision', 'recall'], run.classes.map((name, i) => [name, pct(run.testPrecision![i]), pct(run.testRecall![i] ?? null)])).trimEnd())
+    out.push(table(['class', 'precision', 'recall'], run.classes.map((name, i) => [printable(name), pct(run.testPrecision![i]), pct(run.testRecall![i] ?? null)])).trimEnd())
   return out.join('\n') + '\n'
 }
 
@@ -190,7 +167,7 @@ export function register(program: Command): void {
         }
         process.stdout.write(table(['id', 'name', 'status', 'model', 'dataset', 'epochs', 'best val', 'test acc', 'created', 'tags'], summaryRows(result.rows)))
         process.stdout.write(`${result.rows.length} of ${result.total} run(s)\n`)
-      })
+      }, { readOnly: true })
     )
 
   runs
@@ -205,7 +182,7 @@ export function register(program: Command): void {
         const run = store.get(id)
         if (o.json) process.stdout.write(JSON.stringify({ ...run, epochs: store.epochs(id) }, null, 2) + '\n')
         else process.stdout.write(showText(run, store))
-      })
+      }, { readOnly: true })
     )
 
   runs
@@ -220,13 +197,13 @@ export function register(program: Command): void {
         const run = store.get(id)
         if (!o.yes) {
           if (!process.stdin.isTTY) throw new StudioError('invalid_argument', `Not deleting run ${id} without confirmation: pass --yes.`)
-          if (!(await confirm(`Delete run ${id} "${run.name}" and its weights? [y/N] `))) {
+          if (!(await confirm(`Delete run ${id} "${printable(run.name)}" and its weights? [y/N] `))) {
             process.stdout.write('Kept.\n')
             return
           }
         }
         store.delete(id)
-        process.stdout.write(`Deleted run ${id} (${run.name}).\n`)
+        process.stdout.write(`Deleted run ${id} (${printable(run.name)}).\n`)
       })
     )
 
@@ -236,20 +213,20 @@ export function register(program: Command): void {
     .argument('<path>', 'a .zip file or a folder')
     .description('write the run as a zip (path: a .zip file or a folder)')
     .action(
-      withStore((store, ...args) => {
+      withStore(async (store, ...args) => {
         const id = args[0] as number
-        const where = store.exportRun(id, args[1] as string)
-        process.stdout.write(`${where}\n`)
-      })
+        const where = await store.exportRun(id, args[1] as string)
+        process.stdout.write(`${printable(where)}\n`)
+      }, { readOnly: true })
     )
 
   runs
     .command('import <zip>')
     .description('add a run exported by Conv Studio')
     .action(
-      withStore((store, ...args) => {
-        const run = store.importRun(args[0] as string)
-        process.stdout.write(`Imported as run ${run.id} (${run.name}).\n`)
+      withStore(async (store, ...args) => {
+        const run = await store.importRun(args[0] as string)
+        process.stdout.write(`Imported as run ${run.id} (${printable(run.name)}).\n`)
       })
     )
 }

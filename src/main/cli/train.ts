@@ -5,13 +5,12 @@ import cliProgress from 'cli-progress'
 import type { RunRecord } from '../../shared/domain'
 import { TrainConfigSchema, type Schedule, type TrainConfigInput } from '../../shared/schemas'
 import { getPreset, presets } from '../../core/models/presets'
-import { formatSummary, summarize } from '../../core/models/summary'
+import { bufferCount, formatBuffers, formatSummary, summarize } from '../../core/models/summary'
 import { defaultDataDir } from '../paths'
 import { createServices, zodMessage } from '../services'
 import type { HostEvent } from '../services/training'
+import { CliUsageError, printable } from './common'
 
-/** A problem with what the user asked for: printed as one line, exit status 2. */
-export class CliUsageError extends Error {}
 
 interface TrainFlags {
   model: string
@@ -104,8 +103,14 @@ async function runTrain(flags: TrainFlags, cmd: Command): Promise<number> {
   const json = flags.json === true
   const out = (obj: Record<string, unknown>) => process.stdout.write(JSON.stringify(obj) + '\n')
 
+  // One count everywhere: torchsummary's (PyTorch's sum(p.numel())), which is also the run's
+  // paramCount; BatchNorm's running statistics are named apart, as PyTorch's buffers.
+  const summary = summarize(config.spec)
+  const buffers = bufferCount(config.spec)
   if (!json) {
-    console.log(formatSummary(summarize(config.spec)))
+    console.log(formatSummary(summary))
+    const line = formatBuffers(config.spec)
+    if (line) console.log(line)
   }
   const services = await createServices({ dataDir: globals.dataDir ?? defaultDataDir(), host: 'cli' })
   let bar: cliProgress.SingleBar | null = null
@@ -122,7 +127,11 @@ async function runTrain(flags: TrainFlags, cmd: Command): Promise<number> {
   const unsubscribe = services.training.subscribe((e: HostEvent) => {
     if (runId !== null && e.runId !== runId) return
     if (json) {
-      if (e.type !== 'finished') {
+      if (e.type === 'info') {
+        // The trainer counts tfjs weights, BatchNorm's running statistics included: print the summary's split.
+        const { type, ...rest } = e
+        out({ event: type, ...rest, paramCount: summary.totalParams, buffers })
+      } else if (e.type !== 'finished') {
         const { type, ...rest } = e
         out({ event: type, ...rest })
       }
@@ -137,7 +146,7 @@ async function runTrain(flags: TrainFlags, cmd: Command): Promise<number> {
         stepsPerEpoch = e.stepsPerEpoch
         if (!json)
           console.log(
-            `${thousands(e.paramCount)} parameters; ${thousands(e.trainCount)} training, ${thousands(e.valCount)} validation, ${thousands(e.testCount)} test examples; ${e.stepsPerEpoch} steps per epoch\n`
+            `${thousands(summary.totalParams)} parameters${buffers ? ` (+${thousands(buffers)} BatchNorm buffers)` : ''}; ${thousands(e.trainCount)} training, ${thousands(e.valCount)} validation, ${thousands(e.testCount)} test examples; ${e.stepsPerEpoch} steps per epoch\n`
           )
         return
       case 'batch':
@@ -185,7 +194,8 @@ async function runTrain(flags: TrainFlags, cmd: Command): Promise<number> {
   let run: RunRecord
   try {
     const reply = await services.handle('training.start', { config, ...(flags.name ? { name: flags.name } : {}) })
-    if (!reply.ok) throw new CliUsageError(reply.error.message)
+    // A config the host refuses is a usage error; a disk that is full or a dataset that is missing is a failure.
+    if (!reply.ok) throw reply.error.code === 'invalid_argument' ? new CliUsageError(reply.error.message) : new Error(reply.error.message)
     runId = (reply.value as RunRecord).id
     if (json) out({ event: 'created', runId })
     else console.log(`Run ${runId} created in ${services.dataDir}`)
@@ -221,7 +231,7 @@ async function runTrain(flags: TrainFlags, cmd: Command): Promise<number> {
     console.log(`${(run.examplesPerSec ?? 0).toFixed(1)} examples/sec on ${final.backend}${final.device ? ` (${final.device})` : ''}`)
     console.log(`run id ${run.id}`)
   } else {
-    console.error(`Run ${run.id} ${run.status}${run.error ? `: ${run.error}` : '.'}`)
+    console.error(`Run ${run.id} ${run.status}${run.error ? `: ${printable(run.error)}` : '.'}`)
   }
   if (run.status === 'completed') return 0
   if (run.status === 'cancelled') return 130

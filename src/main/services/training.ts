@@ -242,7 +242,8 @@ export class TrainingHost {
       } catch (err) {
         // Recording failed (disk full, read-only folder): stop the run cleanly and say why.
         const message = err instanceof StudioError ? err.message : `Recording the run failed: ${(err as Error).message}`
-        console.error(`[training] run ${s.runId}:`, err)
+        // A StudioError is a sentence for the user; it becomes the run's error, printed once by whoever shows the run.
+        if (!(err instanceof StudioError)) console.error(`[training] run ${s.runId}:`, err)
         child.kill('SIGKILL')
         this.settle(s, { status: 'failed', error: message })
       }
@@ -339,12 +340,13 @@ export class TrainingHost {
     try {
       this.flushSteps(s)
     } catch (err) {
-      console.error(`[training] run ${s.runId}: could not record the last steps:`, err)
+      console.error(`[training] run ${s.runId}: could not record the last steps: ${(err as Error).message}`)
     }
     try {
       run = this.runs.finish(s.runId, r)
     } catch (err) {
-      console.error(`[training] run ${s.runId}: could not record its end:`, err)
+      // The store still reports the run as ended (failed, with the cause) and keeps the cause for the next open.
+      if (!(err instanceof StudioError)) console.error(`[training] run ${s.runId}: could not record its end:`, err)
       run = this.runs.get(s.runId)
     }
     if (!s.child) this.active.delete(s.runId)

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { formatSummary, summarize } from '../../../src/core/models/summary'
+import { bufferCount, formatBuffers, formatSummary, summarize } from '../../../src/core/models/summary'
 import { getPreset, presets } from '../../../src/core/models/presets'
+import { buildModel } from '../../../src/core/models/build'
 
 const fixtures = join(__dirname, '../../fixtures/models')
 
@@ -45,6 +46,22 @@ describe('summarize() against PyTorch (test/fixtures/models, made by make_torch_
       expect(formatSummary(summarize(preset.spec))).toBe(text)
     })
   }
+
+  it("names BatchNorm's running statistics apart: buffers in PyTorch, non-trainable weights in tfjs", () => {
+    const modern = getPreset('lenet5-modern')!.spec
+    const s = summarize(modern)
+    expect(s.totalParams).toBe(62_158)
+    // running_mean + running_var of BatchNorm2d(6), BatchNorm2d(16), BatchNorm1d(120), BatchNorm1d(84)
+    expect(bufferCount(modern)).toBe(2 * (6 + 16 + 120 + 84))
+    expect(formatBuffers(modern)).toBe('Non-trainable buffers: 452 (BatchNorm running mean and variance; not parameters, as in PyTorch)')
+    // tfjs counts both: its model holds the statistics as non-trainable weights.
+    const model = buildModel(modern, { init: 'xavier', seed: 1 })
+    expect(model.countParams()).toBe(s.totalParams + bufferCount(modern))
+    expect(model.countParams()).toBe(62_610)
+    model.dispose()
+    expect(bufferCount(getPreset('lenet5')!.spec)).toBe(0)
+    expect(formatBuffers(getPreset('alexnet')!.spec)).toBeNull()
+  })
 
   it('has the parameter counts the tutorials state', () => {
     expect(summarize(getPreset('lenet5')!.spec).totalParams).toBe(61_706)

@@ -35,6 +35,15 @@ describe('conv-studio models', () => {
     expect(list.map((p) => p.id)).toContain('lenet5-modern')
   })
 
+  it('prints one parameter count for lenet5-modern, with its BatchNorm buffers named apart', async () => {
+    const text = await runCli(['models', 'summary', 'lenet5-modern'])
+    expect(text).toContain('Total params: 62,158')
+    expect(text).toContain('Non-trainable buffers: 452')
+    expect(text).not.toContain('62,610')
+    const json = JSON.parse(await runCli(['models', 'summary', 'lenet5-modern', '--json'])) as { totalParams: number; buffers: number }
+    expect(json).toMatchObject({ totalParams: 62_158, buffers: 452 })
+  })
+
   it('names the known presets when asked for an unknown one', async () => {
     await expect(runCli(['models', 'summary', 'vgg'])).rejects.toThrow(UnknownPresetError)
     await expect(runCli(['models', 'summary', 'vgg'])).rejects.toThrow(/unknown model preset 'vgg'; known: lenet5, /)

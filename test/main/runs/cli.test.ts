@@ -77,7 +77,8 @@ describe('conv-studio runs', () => {
     const imp = await cli('import', zip)
     expect(imp.stdout).toBe('Imported as run 3 (alpha).\n')
     const refused = await cli('rm', '3')
-    expect(refused.code).toBe(1)
+    // Missing --yes is a usage error.
+    expect(refused.code).toBe(2)
     expect(refused.stderr).toMatch(/pass --yes/)
     const rm = await cli('rm', '3', '--yes')
     expect(rm.stdout).toBe('Deleted run 3 (alpha).\n')

@@ -36,7 +36,10 @@ function startWriter(dir: string) {
   const epochs = () => out.match(/^epoch \d+$/gm)?.length ?? 0
   child.stdout.on('data', (d: Buffer) => {
     out += d.toString()
-    for (const w of waiters.splice(0)) (epochs() >= w.n ? w.resolve() : waiters.push(w))
+    for (const w of waiters.splice(0)) {
+      if (epochs() >= w.n) w.resolve()
+      else waiters.push(w)
+    }
   })
   child.stderr.on('data', (d: Buffer) => (err += d.toString()))
   const exited = new Promise<{ code: number | null; signal: string | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })))
