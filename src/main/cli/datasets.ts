@@ -3,23 +3,17 @@ import { Presets, SingleBar } from 'cli-progress'
 import type { Command } from 'commander'
 import { StudioError } from '../../shared/contract'
 import type { DatasetDetail, DatasetInfo, DownloadProgress } from '../../shared/domain'
-import { defaultDataDir } from '../paths'
 import { DatasetStore } from '../services/datasets'
+import { dataDirOf, exitCodeOf, printable, reportError } from './common'
 
-function dataDirOf(cmd: Command): string {
-  const opts = cmd.optsWithGlobals() as { dataDir?: string }
-  return opts.dataDir ?? defaultDataDir()
-}
-
-/** A StudioError (bad id, corrupt file, failed download) becomes one line on stderr and exit code 1. */
+/** A StudioError (bad id, corrupt file, failed download) becomes one line on stderr and its exit status. */
 function action<A extends unknown[]>(fn: (...args: A) => Promise<void>) {
   return async (...args: A) => {
     try {
       await fn(...args)
     } catch (err) {
       if (!(err instanceof StudioError)) throw err
-      process.stderr.write(`error: ${err.message}\n`)
-      process.exitCode = 1
+      reportError(err.message, exitCodeOf(err))
     }
   }
 }
@@ -38,16 +32,16 @@ const count = (n: number | null) => (n === null ? '-' : n.toLocaleString('en-US'
 
 function infoText(d: DatasetDetail): string {
   const out = [
-    `${d.id}: ${d.title}  [${d.status}, ${d.source}]`,
+    `${printable(d.id)}: ${printable(d.title)}  [${d.status}, ${d.source}]`,
     `images ${d.imageSize}x${d.imageSize}  train ${count(d.trainCount)}  test ${count(d.testCount)}  style ${d.style}`
   ]
-  if (d.note) out.push(`note: ${d.note}`)
+  if (d.note) out.push(`note: ${printable(d.note)}`)
   if (d.trainClassCounts.length) {
     out.push('')
     out.push(
       table(
         ['class', 'name', 'train', 'test'],
-        d.classes.map((name, i) => [String(i), name, count(d.trainClassCounts[i] ?? 0), count(d.testClassCounts[i] ?? 0)])
+        d.classes.map((name, i) => [String(i), printable(name), count(d.trainClassCounts[i] ?? 0), count(d.testClassCounts[i] ?? 0)])
       ).trimEnd()
     )
   }
@@ -71,7 +65,7 @@ export function register(program: Command): void {
           process.stdout.write(
             table(
               ['id', 'title', 'source', 'status', 'train', 'test', 'classes'],
-              list.map((d) => [d.id, d.title, d.source, d.status, count(d.trainCount), count(d.testCount), String(d.classes.length)])
+              list.map((d) => [printable(d.id), printable(d.title), d.source, d.status, count(d.trainCount), count(d.testCount), String(d.classes.length)])
             )
           )
       })
@@ -96,7 +90,7 @@ export function register(program: Command): void {
       action(async (paths: string[], opts: { title?: string }, cmd: Command) => {
         const store = new DatasetStore({ dataDir: dataDirOf(cmd) })
         const info = paths.length === 1 ? await store.importFolder(paths[0], opts.title) : await store.importFiles(paths, opts.title)
-        process.stdout.write(`imported ${info.id}: ${count(info.trainCount)} train, ${count(info.testCount)} test, ${info.classes.length} classes\n`)
+        process.stdout.write(`imported ${printable(info.id)}: ${count(info.trainCount)} train, ${count(info.testCount)} test, ${info.classes.length} classes\n`)
       })
     )
 
