@@ -42,10 +42,18 @@ export class SeededDropout extends tf.layers.Layer {
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor {
     const x = Array.isArray(inputs) ? inputs[0] : inputs
     if (kwargs['training'] !== true || this.rate <= 0) return tf.clone(x)
+    return tf.tidy(() => tf.mul(x, this.nextMask(x.shape)))
+  }
+
+  /**
+   * The next training step's scaled keep-mask (0 or 1/(1-rate)) for an input of `shape`; advances
+   * the stream. The trainer's hand-written step uses it so that it drops exactly what call() would.
+   */
+  nextMask(shape: number[]): tf.Tensor {
     const seed = (this.seed + 9973 * this.calls++) % 2147483647
     return tf.tidy(() => {
-      const keep = tf.cast(tf.greaterEqual(tf.randomUniform(x.shape, 0, 1, 'float32', seed), this.rate), 'float32')
-      return tf.mul(x, tf.mul(keep, 1 / (1 - this.rate)))
+      const keep = tf.cast(tf.greaterEqual(tf.randomUniform(shape, 0, 1, 'float32', seed), this.rate), 'float32')
+      return tf.mul(keep, 1 / (1 - this.rate))
     })
   }
 

@@ -20,6 +20,7 @@ import { modelToArtifacts, resizeTo } from '../models/io'
 import { validateSpec } from '../models/spec'
 import { classMetrics, confusionMatrix } from '../metrics/classification'
 import { learningRateAt } from './schedule'
+import { makeTrainStep, type StepKind } from './step'
 
 export interface EpochEnd extends EpochRecord {
   confusion: number[][]
@@ -59,6 +60,10 @@ export interface TrainOptions {
   signal?: AbortSignal
   /** Batch-curve points per epoch (default 20, at least 5 unless the epoch has fewer batches). */
   pointsPerEpoch?: number
+  /** How a step computes its gradients (step.ts); 'auto' by default. Benchmarks and tests set it. */
+  step?: StepKind | 'auto'
+  /** Told which step kind trains, and why not the explicit one when it does not. */
+  onStepKind?: (kind: StepKind, fallbackReason: string | null) => void
 }
 
 export class TrainError extends Error {
@@ -218,15 +223,14 @@ export async function train(
     }
 
     model = buildModel(spec, { init: config.init, seed: config.seed })
-    const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable)
     const paramCount = model.countParams()
     optimizer = makeOptimizer(config, learningRateAt(config, 1))
     const batchSize = Math.min(config.batchSize, trainSet.count)
     const steps = Math.ceil(trainSet.count / batchSize)
     const chunk = evalChunk(spec, config.batchSize)
-    const weightDecay = config.weightDecay
-    // Kernels and biases alike, as PyTorch's weight_decay applies to every parameter.
-    const decayed = model.trainableWeights.map((w) => w.read())
+    // Weight decay covers kernels and biases alike, as PyTorch's weight_decay does.
+    const step = makeTrainStep(model, optimizer, { numClasses: classes, weightDecay: config.weightDecay, kind: options.step })
+    options.onStepKind?.(step.kind, step.fallbackReason)
 
     await callbacks.onStart?.({
       paramCount,
@@ -271,30 +275,12 @@ export async function train(
         const start = b * batchSize
         const size = Math.min(batchSize, trainSet.count - start)
         const ts = trainSet
-        const opt = optimizer
-        const m = model
         const next = tf.tidy(() => {
           const idx = tf.slice(orderT, [start], [size])
           const x = resizeTo(tf.gather(ts.x, idx) as tf.Tensor4D, spec.inputSize)
-          const yIdx = tf.gather(ts.y, idx)
-          const y = tf.oneHot(yIdx, classes)
-          let correct: tf.Scalar | null = null
-          const loss = opt.minimize(
-            () => {
-              const logits = m.apply(x, { training: true }) as tf.Tensor2D
-              correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), yIdx), 'float32'))) as tf.Scalar
-              const ce = tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar
-              if (weightDecay === 0) return ce
-              const l2 = tf.addN(decayed.map((w) => tf.sum(tf.square(w))))
-              return tf.add(ce, tf.mul(l2, weightDecay / 2)) as tf.Scalar
-            },
-            true,
-            trainable
-          ) as tf.Scalar
-          const kept = correct as unknown as tf.Scalar
-          const both = tf.stack([tf.mul(loss, size), kept]) as tf.Tensor1D
-          // tf.keep let it out of minimize()'s scope; no tidy will free it now.
-          kept.dispose()
+          const yIdx = tf.gather(ts.y, idx) as tf.Tensor1D
+          const { loss, correct } = step.run(x, yIdx)
+          const both = tf.stack([tf.mul(loss, size), correct]) as tf.Tensor1D
           return [tf.add(pointSums, both) as tf.Tensor1D, tf.add(epochSums, both) as tf.Tensor1D] as const
         })
         tf.dispose([pointSums, epochSums])
