@@ -1,6 +1,6 @@
 // RunStore: every run, its curves, confusion matrices, predictions and weights. The service host is
 // the only writer; everything an epoch produces (rows and checkpoint folders) is committed together.
-import { accessSync, constants, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs'
+import { accessSync, constants, existsSync, mkdirSync, renameSync } from 'node:fs'
 import { isAbsolute, join, relative, resolve } from 'node:path'
 import { StudioError } from '../../shared/contract'
 import type {
@@ -18,10 +18,12 @@ import { openDatabaseReadOnly } from '../storage/db-readonly'
 import { FolderLock } from '../storage/folder-lock'
 import { settleRunFolder, swapInCheckpoints, tidyRunsFolder, trashName, type CheckpointKind } from '../storage/checkpoint-swap'
 import { decimateIndices, decodeMatrix, encodeMatrix, fromBlob, toBlob } from '../storage/codec'
-import { checkpointProblem, removeQuietly } from '../storage/files'
+import { removeQuietly } from '../storage/files'
+import { checkpointProblem } from '../storage/checkpoint'
 import { RunsRepository, toRecord, toSummary } from '../storage/repositories'
 import { exportRunArchive, importRunArchive } from '../storage/archive'
 import type { Migration } from '../storage/migrations'
+import { accuracyFromConfusion, classMetrics } from '../../core/metrics/classification'
 import type { TestEvaluation } from '../../core/training/trainer'
 
 export type { CheckpointKind } from '../storage/checkpoint-swap'
@@ -364,7 +366,8 @@ export class RunStore {
       epoch === 'test' ? (this.repo.getRow(runId)?.test_confusion ?? undefined) : this.repo.epochConfusion(runId, epoch)
     )
     if (!blob) throw new StudioError('not_found', `Run ${runId} has no ${epoch === 'test' ? 'test' : `epoch ${epoch}`} confusion matrix.`)
-    return { runId, epoch, classes: run.classes, matrix: decodeMatrix(blob) }
+    const matrix = decodeMatrix(blob)
+    return { runId, epoch, classes: run.classes, matrix, accuracy: accuracyFromConfusion(matrix), ...classMetrics(matrix) }
   }
 
   predictions(runId: number, epoch: number | 'test'): Uint8Array {
@@ -447,7 +450,7 @@ export class RunStore {
   // Exporting, importing
 
   /** Writes a zip (into `path` when it is a folder); returns the zip's path. */
-  exportRun(runId: number, path: string): string {
+  async exportRun(runId: number, path: string): Promise<string> {
     const run = this.get(runId)
     const data = this.read(() => ({
       run,
@@ -474,16 +477,12 @@ export class RunStore {
   }
 
   /** Validates the whole zip first; then stages files and commits rows and folder together. */
-  importRun(path: string): RunRecord {
-    const a = importRunArchive(path)
+  async importRun(path: string): Promise<RunRecord> {
+    // The archive is checked as it is read; its weights stream into this folder (removed on any failure).
     const staging = join(this.paths.runs, `.import-${process.pid}-${Date.now()}`)
+    let a: Awaited<ReturnType<typeof importRunArchive>>
     try {
-      mkdirSync(staging, { recursive: true })
-      for (const [name, bytes] of a.files) {
-        const target = join(staging, ...name.split('/'))
-        mkdirSync(join(target, '..'), { recursive: true })
-        writeFileSync(target, bytes)
-      }
+      a = await importRunArchive(path, staging)
     } catch (err) {
       removeQuietly(staging)
       throw storageError(`unpack ${path}`, err)
