@@ -3,7 +3,7 @@
 // transport, which validates it. The window is locked down: sandbox, context isolation, no Node, a
 // strict CSP on a privileged app:// origin, no navigation, no new windows, IPC only from our page.
 import { existsSync } from 'node:fs'
-import { dirname, extname, join, resolve, sep } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import {
   app,
@@ -23,6 +23,7 @@ import log from 'electron-log/main'
 import { StudioError, type Reply } from '../shared/contract'
 import type { DatasetInfo, RunRecord } from '../shared/domain'
 import { channels } from '../shared/wire'
+import { APP_HOST, APP_ORIGIN, mimeType, rendererFileFor } from './app-scheme'
 import { SQLITE_BINDING_ENV } from './native-binding'
 import { dataPaths, defaultDataDir, readSettings, writeSettings } from './paths'
 import { createServices, type Services } from './services'
@@ -42,7 +43,6 @@ log.errorHandler.startCatching({ showDialog: false })
 
 // The page is served from app://studio/ rather than file://: a file:// page has no response headers
 // (so no header CSP) and a null origin. Registered before ready, as protocol.registerSchemesAsPrivileged requires.
-const APP_ORIGIN = 'app://studio'
 protocol.registerSchemesAsPrivileged([{ scheme: 'app', privileges: { standard: true, secure: true, supportFetchAPI: true } }])
 
 /** electron-vite's dev server, only in development and only on this machine (never a packaged app's env). */
@@ -64,7 +64,7 @@ const devUrl = devServer()
 function isTrusted(url: string): boolean {
   try {
     const u = new URL(url)
-    if (u.protocol === 'app:' && u.host === 'studio') return true
+    if (u.protocol === 'app:' && u.host === APP_HOST) return true
     return devUrl !== null && u.origin === devUrl.origin
   } catch {
     return false
@@ -83,33 +83,14 @@ const CSP = [
   "frame-ancestors 'none'"
 ].join('; ')
 
-const MIME: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.json': 'application/json',
-  '.wasm': 'application/wasm',
-  '.woff2': 'font/woff2'
-}
-
-/** app://studio/<path> → out/renderer/<path>; nothing outside that folder, nothing but GET. */
+/** app://studio/<path> → out/renderer/<path>, with the strict CSP as a real response header. */
 async function serveRenderer(request: Request): Promise<Response> {
-  const url = new URL(request.url)
-  if (url.host !== 'studio' || request.method !== 'GET') return new Response('Not found', { status: 404 })
-  let rel: string
-  try {
-    rel = decodeURIComponent(url.pathname)
-  } catch {
-    return new Response('Bad path', { status: 400 })
-  }
-  const file = resolve(rendererDir, '.' + (rel === '/' ? '/index.html' : rel))
-  if (!file.startsWith(rendererDir + sep) || !existsSync(file)) return new Response('Not found', { status: 404 })
+  const file = request.method === 'GET' ? rendererFileFor(rendererDir, request.url) : null
+  if (!file) return new Response('Not found', { status: 404 })
   const res = await net.fetch(pathToFileURL(file).toString())
   return new Response(res.body, {
     status: res.status,
-    headers: { 'Content-Type': MIME[extname(file)] ?? 'application/octet-stream', 'Content-Security-Policy': CSP, 'X-Content-Type-Options': 'nosniff' }
+    headers: { 'Content-Type': mimeType(file), 'Content-Security-Policy': CSP, 'X-Content-Type-Options': 'nosniff' }
   })
 }
 
