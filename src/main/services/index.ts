@@ -20,6 +20,7 @@ import { presets } from '../../core/models/presets'
 import { summarize } from '../../core/models/summary'
 import { ModelSpecError } from '../../core/models/spec'
 import { RunStore } from './runs'
+import { storageError } from '../storage/db'
 import { compareRuns } from './compare'
 import { DatasetStore } from './datasets'
 import { ModelWorker } from './model-worker'
@@ -27,6 +28,8 @@ import { createInspector } from './inspect'
 import { checkRunStart } from './run-start'
 import { TrainingHost, nodeSpawner, runChildJob, type HostEvent } from './training'
 import { omitType, type Spawner } from '../training-protocol'
+import { importModel, runPredictions } from '../interop/import-run'
+import { exportWeights } from '../interop/export'
 
 export type HostKind = 'electron' | 'web' | 'cli'
 
@@ -81,6 +84,9 @@ export function toErrorReply(err: unknown, method: string): Reply<never> {
   if (err instanceof StudioError) return { ok: false, error: err.toValue() }
   if (err instanceof ZodError) return { ok: false, error: { code: 'invalid_argument', message: zodMessage(err, method) } }
   if (err instanceof ModelSpecError) return { ok: false, error: { code: 'invalid_argument', message: err.message } }
+  // A system error (ENOSPC, EACCES, EIO, ...) is the environment, not a bug: one sentence says it all.
+  if (typeof (err as { code?: unknown })?.code === 'string' && (err as { syscall?: unknown }).syscall !== undefined)
+    return { ok: false, error: storageError(`complete ${method}`, err).toValue() }
   console.error(`[services] ${method} failed:`, err)
   const message = err instanceof Error && err.message ? err.message : String(err)
   return { ok: false, error: { code: 'internal', message: `${method} failed: ${message.split('\n')[0]}` } }
@@ -127,6 +133,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     'app.info': (): AppInfo => ({ version: packageVersion, host: opts.host === 'electron' ? 'electron' : 'web', dataDir }),
     'models.presets': () => presets.map((p) => structuredClone(p)),
     'models.summary': (a) => summarize(a.spec),
+    'models.import': (a) => importModel({ runs, datasets, spawn, dataDir }, a),
     'datasets.list': () => datasets.list(),
     'datasets.info': (a) => datasets.info(a.datasetId),
     'datasets.samples': (a) => datasets.samples(a.datasetId, a.split, a.count, a.label),
@@ -168,9 +175,12 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
       return runs.delete(a.runId)
     },
     'runs.compare': (a) => compareRuns(runs, a.runIds),
-    'runs.export': async (a) => ({ path: await runs.exportRun(a.runId, a.path) }),
+    'runs.export': async (a) => ({
+      path: a.format === 'archive' ? await runs.exportRun(a.runId, a.path) : await exportWeights(runs, a.runId, a.format, a.path, await styleOf(runs.get(a.runId).config.dataset))
+    }),
     'runs.import': (a) => runs.importRun(a.path),
     'runs.trainAgain': (a) => runs.trainAgain(a.runId),
+    'runs.predictions': (a) => runPredictions(runs, a),
     'predict.image': (a) => {
       const bytes = new Uint8Array(Buffer.from(a.data, 'base64'))
       if (bytes.length === 0) throw new StudioError('invalid_argument', `The file '${a.fileName}' is empty.`)

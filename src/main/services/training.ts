@@ -3,6 +3,7 @@
 // to what a UI can draw), queues runs beyond `maxConcurrent`, cancels within a second and notices a
 // child that died. Nothing a child does can take the host down with it.
 import { fork } from 'node:child_process'
+import { Transform } from 'node:stream'
 import { createRequire } from 'node:module'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { StudioError } from '../../shared/contract'
@@ -19,14 +20,41 @@ export function tsxLoaderUrl(): string {
   return pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href
 }
 
+/**
+ * TensorFlow writes absl-format notes to stderr before its log level applies ("All log messages
+ * before absl::InitializeLog() ...", "I0000 ... port.cc] oneDNN custom operations are on"): they
+ * are for TensorFlow's developers and reached every CLI user on every run. Lines of that shape at
+ * INFO or WARNING level are dropped; errors and everything else pass. CONV_STUDIO_NATIVE_LOGS=1
+ * keeps them all.
+ */
+export function withoutNativeNoise(): Transform {
+  const keepAll = process.env.CONV_STUDIO_NATIVE_LOGS === '1'
+  const noise = [/^WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR$/, /^[IW]\d{4} [\d:.]+\s+\d+ [\w.-]+:\d+\] /]
+  let partial = ''
+  const keep = (line: string) => keepAll || !noise.some((re) => re.test(line))
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      const lines = (partial + chunk.toString('utf8')).split('\n')
+      partial = lines.pop() ?? ''
+      const out = lines.filter(keep)
+      done(null, out.length ? out.join('\n') + '\n' : undefined)
+    },
+    flush(done) {
+      done(null, partial && keep(partial) ? partial : undefined)
+    }
+  })
+}
+
 export function nodeSpawner(entry: string = trainingEntrySource): Spawner {
   return () => {
     const child = fork(entry, [], {
       execArgv: entry.endsWith('.ts') ? ['--import', tsxLoaderUrl()] : [],
-      // stdout is the CLI's (JSON lines); the child's chatter (tfjs banners) goes to stderr.
-      stdio: ['ignore', process.stderr, 'inherit', 'ipc'],
+      // stdout is the CLI's (JSON lines); the child's chatter (tfjs banners) goes to stderr, less
+      // the native libraries' start-up notes (see withoutNativeNoise).
+      stdio: ['ignore', process.stderr, 'pipe', 'ipc'],
       serialization: 'json'
     })
+    child.stderr?.pipe(withoutNativeNoise()).pipe(process.stderr, { end: false })
     // Lowered from here, at once: the child's own setPriority runs only after its imports, and
     // loading them (tsx, tfjs, the native addon) is the heaviest second of a run, right when the
     // window swaps to the Live view.
