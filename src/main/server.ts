@@ -1,6 +1,9 @@
 // Web mode: the built renderer over HTTP and the contract over one WebSocket, guarded by a random
-// token. `npm run serve [-- --port N --data-dir D --host H]`. Binds 127.0.0.1 unless told otherwise;
-// --host lets a laptop browser use a GPU server, and then the token is the only thing protecting it.
+// token. `npm run serve [-- --port N --data-dir D --host H --allowed-host NAME]`. Binds 127.0.0.1
+// unless told otherwise; --host lets a laptop browser use a GPU server, and then the token is the
+// only thing protecting it. Every request is checked in this order: a plain path as the target, a
+// Host that is one of our names (DNS rebinding), the token (query or header, never a cookie) for
+// the socket and /files/, and our own Origin for the socket and POSTs.
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { createReadStream, existsSync, statSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'

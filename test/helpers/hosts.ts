@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import WebSocket from 'ws'
 import { getPreset } from '../../src/core/models/presets'
 import type { MethodArgs, MethodName, MethodResult, Reply } from '../../src/shared/contract'
-import { parseServerFrame, type WireRequest } from '../../src/shared/wire'
+import { parseServerFrame } from '../../src/shared/wire'
 import type { TrainConfigInput } from '../../src/shared/schemas'
 
 export function tempDir(prefix = 'conv-studio-hosts-'): { path: string; remove(): void } {
@@ -87,8 +87,7 @@ export class WireClient {
   /** Any method name and arguments, so tests can send what a hostile client would; see value() for typed calls. */
   call(method: string, args: unknown = {}): Promise<Reply<unknown>> {
     const id = this.nextId++
-    const request: Omit<WireRequest, 'method' | 'args'> & { method: string; args: unknown } = { id, method, args }
-    return this.sendRaw(JSON.stringify(request), id)
+    return this.sendRaw(JSON.stringify({ id, method, args }), id)
   }
 
   /** Sends a frame as is; resolves with the reply to `id`. */
