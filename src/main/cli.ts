@@ -13,6 +13,7 @@ import { register as registerDoctor } from './cli/doctor'
 import { register as registerModels } from './cli/models'
 import { register as registerPredict } from './cli/predict'
 import { register as registerRuns } from './cli/runs'
+import { register as registerInterop } from './cli/interop'
 import { CliUsageError, EXIT_FAILURE, EXIT_USAGE, printable } from './cli/common'
 
 /**
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
   registerRuns(program)
   registerPredict(program)
   registerDoctor(program)
+  registerInterop(program)
   registerServe(program)
   return program
 }

@@ -12,6 +12,7 @@ import type { RunRecord } from '../shared/domain'
 import { DatasetStore } from './services/datasets'
 import { benchmarkBackends, probeBackends, selectBackend } from './backends'
 import { train } from '../core/training/trainer'
+import { handleEvaluate } from './interop/evaluate'
 
 interface ParentPort {
   on(event: 'message', fn: (e: { data: unknown }) => void): void
@@ -172,6 +173,7 @@ async function handle(msg: ToChild): Promise<void> {
     if (msg.type === 'start') await runTraining(msg)
     else if (msg.type === 'probe') send({ type: 'report', report: await probeBackends() })
     else if (msg.type === 'benchmark') send({ type: 'benchmark', results: await benchmarkBackends(msg.seconds) })
+    else if (msg.type === 'evaluate') await handleEvaluate(msg, send)
   } catch (err) {
     // A system error (ENOSPC, EIO, ...) is the environment, not a bug: its message is the whole story,
     // and the host records and prints it. Anything else keeps its stack here for whoever debugs it.

@@ -4,7 +4,7 @@
 // Node's fork IPC and Electron's utilityProcess port.
 import { constants as osConstants, setPriority } from 'node:os'
 import type { BackendReport, BatchPoint, BenchmarkResult, EpochRecord, PredictResult, RunRecord, TrainStartInfo } from '../shared/domain'
-import type { CheckpointKind, DatasetStyle, TrainConfig } from '../shared/schemas'
+import type { CheckpointKind, DatasetStyle, ModelSpec, TrainConfig } from '../shared/schemas'
 import type { ErrorCode } from '../shared/contract'
 
 export interface TestResultMessage {
@@ -38,6 +38,8 @@ export type ToChild =
   | { type: 'probe' }
   | { type: 'benchmark'; seconds: number }
   | { type: 'predict'; id: number; run: PredictRun; job: PredictJob }
+  /** models import: read PyTorch weights onto the spec, evaluate them on the dataset's test set, stage them as a tfjs checkpoint. */
+  | { type: 'evaluate'; file: string; spec: ModelSpec; dataset: string; dataDir: string; stagingDir: string }
 
 export type FromChild =
   | { type: 'started'; backend: string; device: string | null; versions: Record<string, string>; reason: string }
@@ -68,6 +70,8 @@ export type FromChild =
   /** base64 of count*numClasses float32 probabilities. */
   | { type: 'probabilities'; id: number; probabilities: string }
   | { type: 'predictFailed'; id: number; code: ErrorCode; message: string }
+  | { type: 'evaluated'; test: TestResultMessage; style: string; format: string; backend: string; device: string | null; versions: Record<string, string> }
+  | { type: 'evaluateFailed'; code: ErrorCode; message: string }
 
 /** A started worker process, whichever way it was started. */
 export interface ChildHandle {

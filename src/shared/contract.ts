@@ -31,6 +31,17 @@ export const methods = {
 
   'models.presets': method<D.ModelPreset[]>()(none),
   'models.summary': method<D.ModelSummary>()(z.object({ spec: ModelSpecSchema }).strict()),
+  /** Reads PyTorch weights (.pth/.pt as torch.save writes them, or .safetensors) at `path` onto a preset, evaluates them on the dataset's test set and records an 'imported' run. */
+  'models.import': method<D.RunRecord>()(
+    z
+      .object({
+        path: z.string().min(1).max(4096),
+        model: z.string().min(1).max(80),
+        dataset: z.string().min(1).max(200),
+        name: RunNameSchema.optional()
+      })
+      .strict()
+  ),
 
   'datasets.list': method<D.DatasetInfo[]>()(none),
   'datasets.info': method<D.DatasetDetail>()(z.object({ datasetId: z.string().min(1).max(200) }).strict()),
@@ -88,10 +99,23 @@ export const methods = {
   'runs.delete': method<{ deleted: number }>()(runRef),
   'runs.compare': method<D.CompareResult>()(z.object({ runIds: z.array(RunIdSchema).min(2).max(8) }).strict()),
   /** Writes a zip to `path` (a folder or a .zip path on the services' machine); returns where. */
-  'runs.export': method<{ path: string }>()(z.object({ runId: RunIdSchema, path: z.string().min(1).max(4096) }).strict()),
+  'runs.export': method<{ path: string }>()(
+    z
+      .object({
+        runId: RunIdSchema,
+        path: z.string().min(1).max(4096),
+        /** archive: the run as a zip; pytorch, onnx, tfjs: the best weights as a folder for that framework. */
+        format: z.enum(['archive', 'pytorch', 'onnx', 'tfjs']).default('archive')
+      })
+      .strict()
+  ),
   'runs.import': method<D.RunRecord>()(z.object({ path: z.string().min(1).max(4096) }).strict()),
   /** The config of a past run, ready for the New run form. */
   'runs.trainAgain': method<D.TrainConfig>()(runRef),
+  /** The predicted class of every example of a split, in the order the run recorded it (test: dataset order; val: the epoch's validation examples). */
+  'runs.predictions': method<number[]>()(
+    z.object({ runId: RunIdSchema, split: z.enum(['test', 'val']).default('test'), epoch: z.int().min(1).optional() }).strict()
+  ),
 
   'predict.image': method<D.PredictResult>()(
     z
@@ -193,7 +217,7 @@ export function isMethodName(name: unknown): name is MethodName {
 // their own scratch paths). Both window transports refuse them before a service sees the call.
 
 /** Methods that read or write a path the caller names. */
-export const hostOnlyMethods = ['runs.export', 'runs.import', 'datasets.import'] as const satisfies readonly MethodName[]
+export const hostOnlyMethods = ['runs.export', 'runs.import', 'datasets.import', 'models.import'] as const satisfies readonly MethodName[]
 export type HostOnlyMethod = (typeof hostOnlyMethods)[number]
 /** What a window may call. */
 export type WindowMethodName = Exclude<MethodName, HostOnlyMethod>

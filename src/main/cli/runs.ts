@@ -6,6 +6,7 @@ import type { RunRecord, RunSummary } from '../../shared/domain'
 import { RunSortKeySchema, RunStatusSchema, type RunQuery } from '../../shared/schemas'
 import type { RunStore } from '../services/runs'
 import { printable, withStore } from './common'
+import { exportAs } from './interop'
 
 function runId(value: string): number {
   const n = Number(value)
@@ -210,12 +211,17 @@ export function register(program: Command): void {
   runs
     .command('export')
     .argument('<id>', 'run id', runId)
-    .argument('<path>', 'a .zip file or a folder')
-    .description('write the run as a zip (path: a .zip file or a folder)')
+    .argument('[path]', 'a .zip file or a folder (or --out)')
+    .addOption(new Option('--format <format>', 'archive: the run as a zip; pytorch, onnx, tfjs: its weights as a folder').choices(['archive', 'pytorch', 'onnx', 'tfjs']).default('archive'))
+    .option('--out <path>', 'where to write: the folder for pytorch/onnx/tfjs, a .zip or folder for archive')
+    .description('write the run as a zip, or its weights for PyTorch, ONNX or tfjs')
     .action(
       withStore(async (store, ...args) => {
         const id = args[0] as number
-        const where = await store.exportRun(id, args[1] as string)
+        const o = args[2] as { format: 'archive' | 'pytorch' | 'onnx' | 'tfjs'; out?: string }
+        const path = (args[1] as string | undefined) ?? o.out
+        if (!path) throw new StudioError('invalid_argument', 'Say where to write: runs export <id> <path>, or --out <path>.')
+        const where = o.format === 'archive' ? await store.exportRun(id, path) : await exportAs(store, args[3] as Command, id, o.format, path)
         process.stdout.write(`${printable(where)}\n`)
       }, { readOnly: true })
     )

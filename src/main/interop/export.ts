@@ -1,0 +1,340 @@
+// A run's best weights, out in the formats people deploy:
+//  * pytorch: model.safetensors keyed as the nn.Sequential that mirrors the spec (LeNet-5: 0., 3.,
+//    7., 9., 11.), model.py building that nn.Sequential and loading the file, metadata.json;
+//  * onnx: model.onnx, float32 N x C x H x W pixels in [0, 1] -> logits, encoded by protobufjs from
+//    the official onnx.proto;
+//  * tfjs: model.json + weights.bin that tf.loadLayersModel() opens without Conv Studio's code.
+// Weights are read from the checkpoint one tensor at a time (AlexNet's largest is 100 MB of 230),
+// converted to PyTorch's layout and written out before the next is read: never two copies of a model.
+import { closeSync, copyFileSync, mkdirSync, openSync, readSync, renameSync, writeFileSync, writeSync } from 'node:fs'
+import { join } from 'node:path'
+import protobuf from 'protobufjs'
+import { StudioError } from '../../shared/contract'
+import type { RunRecord } from '../../shared/domain'
+import type { LayerSpec, ModelSpec } from '../../shared/schemas'
+import { inferLayers } from '../../core/models/spec'
+import { checkpointProblem, MAX_MODEL_JSON_BYTES, MODEL_JSON, parseModelJson, WEIGHTS_FILE, type ModelJson } from '../storage/checkpoint'
+import { readRegularFile } from '../storage/safe-read'
+import type { RunStore } from '../services/runs'
+import { numel } from './tensors'
+import { rolesOf, sequentialKey, tfjsToTorch, tfjsWeightName, weightedLayers, type WeightedLayer } from './mapping'
+import { writeSafetensors, type TensorOut } from './safetensors'
+import { ONNX_PROTO } from './onnx-proto'
+
+export type ExportFormat = 'pytorch' | 'onnx' | 'tfjs'
+
+/** The weights of a checkpoint folder, by tfjs name, read from weights.bin on demand. */
+class CheckpointReader {
+  readonly model: ModelJson
+  private readonly fd: number
+  private readonly at = new Map<string, { offset: number; shape: number[] }>()
+
+  constructor(readonly dir: string) {
+    const problem = checkpointProblem(dir)
+    if (problem) throw new StudioError('not_found', `The run's weights cannot be read: ${problem}.`)
+    this.model = parseModelJson(readRegularFile(join(dir, MODEL_JSON), MAX_MODEL_JSON_BYTES)).model
+    const groups = this.model.weightsManifest
+    if (groups.length !== 1 || groups[0].paths.length !== 1) throw new StudioError('invalid_argument', 'The checkpoint spreads its weights over several files; only single-file checkpoints are exported.')
+    let offset = 0
+    for (const w of groups[0].weights) {
+      if (w.dtype !== 'float32' || w.quantization) throw new StudioError('invalid_argument', `The weight ${w.name} is stored as ${w.quantization?.dtype ?? w.dtype}, not float32.`)
+      this.at.set(w.name, { offset, shape: w.shape })
+      offset += numel(w.shape) * 4
+    }
+    this.fd = openSync(join(dir, groups[0].paths[0]), 'r')
+  }
+
+  read(name: string): Float32Array {
+    const w = this.at.get(name)
+    if (!w) throw new StudioError('invalid_argument', `The checkpoint has no weight ${name}.`)
+    const out = new Float32Array(numel(w.shape))
+    const bytes = new Uint8Array(out.buffer)
+    let got = 0
+    while (got < bytes.length) {
+      const n = readSync(this.fd, bytes, got, bytes.length - got, w.offset + got)
+      if (n === 0) throw new StudioError('storage_error', `weights.bin ends inside ${name}.`)
+      got += n
+    }
+    return out
+  }
+
+  close(): void {
+    closeSync(this.fd)
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// PyTorch
+
+function torchLayer(l: LayerSpec, inputShape: number[]): string {
+  switch (l.type) {
+    case 'conv2d':
+      return `nn.Conv2d(${inputShape[0]}, ${l.outChannels}, kernel_size=${l.kernelSize}, stride=${l.stride}, padding=${l.padding})`
+    case 'avgPool2d':
+      return `nn.AvgPool2d(kernel_size=${l.kernelSize}, stride=${l.stride})`
+    case 'maxPool2d':
+      return `nn.MaxPool2d(kernel_size=${l.kernelSize}, stride=${l.stride})`
+    case 'batchNorm2d':
+      return `nn.BatchNorm2d(${inputShape[0]})`
+    case 'batchNorm1d':
+      return `nn.BatchNorm1d(${inputShape[0]})`
+    case 'sigmoid':
+      return 'nn.Sigmoid()'
+    case 'relu':
+      return 'nn.ReLU()'
+    case 'tanh':
+      return 'nn.Tanh()'
+    case 'leakyRelu':
+      return `nn.LeakyReLU(negative_slope=${l.negativeSlope})`
+    case 'flatten':
+      return 'nn.Flatten()'
+    case 'linear':
+      return `nn.Linear(${inputShape[0]}, ${l.outFeatures})`
+    case 'dropout':
+      return `nn.Dropout(p=${l.p})`
+  }
+}
+
+/** The nn.Sequential of a spec, as Python source (also what "Copy as PyTorch code" copies). */
+export function pytorchSequential(spec: ModelSpec): string {
+  const lines = inferLayers(spec).map((info) => `        ${torchLayer(info.layer, info.inputShape)},  # ${info.index}`)
+  return `def build():\n    """${spec.name.replace(/"/g, "'")}: input N x ${spec.inputChannels} x ${spec.inputSize} x ${spec.inputSize}, ${spec.numClasses} logits."""\n    return nn.Sequential(\n${lines.join('\n')}\n    )\n`
+}
+
+function modelPy(run: RunRecord, spec: ModelSpec): string {
+  return `"""${spec.name.replace(/"/g, "'")} from Conv Studio run ${run.id}.
+
+Input: float32 N x ${spec.inputChannels} x ${spec.inputSize} x ${spec.inputSize}, pixels / 255 (see metadata.json); output: ${spec.numClasses} logits.
+
+    from model import load
+    model = load()
+    logits = model(x)
+"""
+from pathlib import Path
+
+import torch
+from torch import nn
+from safetensors.torch import load_file
+
+
+${pytorchSequential(spec)}
+
+def load(path=Path(__file__).with_name('model.safetensors')):
+    model = build()
+    model.load_state_dict(load_file(str(path)))
+    return model.eval()
+
+
+if __name__ == '__main__':
+    model = load()
+    print(model)
+    print(model(torch.zeros(1, ${spec.inputChannels}, ${spec.inputSize}, ${spec.inputSize})).shape)
+`
+}
+
+/** Each PyTorch tensor of the spec's nn.Sequential, in state_dict order, with a reader of its bytes. */
+function torchTensors(spec: ModelSpec, ckpt: CheckpointReader): { name: string; shape: number[]; layer: WeightedLayer | null; values: () => Float32Array }[] {
+  const out: { name: string; shape: number[]; layer: WeightedLayer | null; values: () => Float32Array }[] = []
+  for (const layer of weightedLayers(spec)) {
+    for (const role of rolesOf(layer))
+      out.push({ name: sequentialKey(layer, role), shape: layer.torchShapes[role]!, layer, values: () => tfjsToTorch(layer, role, ckpt.read(tfjsWeightName(layer, role))) })
+    if (layer.kind === 'bn') out.push({ name: `${layer.info.index}.num_batches_tracked`, shape: [], layer: null, values: () => new Float32Array(0) })
+  }
+  return out
+}
+
+function writePytorch(dir: string, run: RunRecord, spec: ModelSpec, ckpt: CheckpointReader): void {
+  const tensors: TensorOut[] = torchTensors(spec, ckpt).map((t) =>
+    t.layer === null
+      ? // num_batches_tracked: PyTorch's load_state_dict expects it; the count is not kept by tfjs.
+        { name: t.name, dtype: 'I64', shape: [], bytes: () => new Uint8Array(8) }
+      : { name: t.name, dtype: 'F32', shape: t.shape, bytes: () => new Uint8Array(t.values().buffer) }
+  )
+  writeSafetensors(join(dir, 'model.safetensors'), tensors, { format: 'pt', source: `Conv Studio run ${run.id}` })
+  writeFileSync(join(dir, 'model.py'), modelPy(run, spec))
+}
+
+// ---------------------------------------------------------------------------------------------
+// ONNX
+
+let onnxRoot: protobuf.Root | null = null
+function onnxTypes(): { Model: protobuf.Type } {
+  onnxRoot ??= protobuf.parse(ONNX_PROTO, { keepCase: false }).root
+  return { Model: onnxRoot.lookupType('onnx.ModelProto') }
+}
+
+const FLOAT = 1
+const ATTR = { FLOAT: 1, INT: 2, INTS: 7 }
+const ints = (name: string, v: number[]) => ({ name, type: ATTR.INTS, ints: v })
+const int = (name: string, v: number) => ({ name, type: ATTR.INT, i: v })
+const float = (name: string, v: number) => ({ name, type: ATTR.FLOAT, f: v })
+const valueInfo = (name: string, dims: (number | string)[]) => ({
+  name,
+  type: { tensorType: { elemType: FLOAT, shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } } }
+})
+
+/** The graph's nodes, in PyTorch's NCHW layout (the same graph torch.onnx.export makes of the nn.Sequential). */
+function onnxNodes(spec: ModelSpec): object[] {
+  const nodes: object[] = []
+  let x = 'image'
+  for (const info of inferLayers(spec)) {
+    const l = info.layer
+    const i = info.index
+    const out = `x${i}`
+    const node = (opType: string, inputs: string[], attribute: object[] = []) => {
+      nodes.push({ name: `${info.className}_${i}`, opType, input: inputs, output: [out], attribute })
+      x = out
+    }
+    switch (l.type) {
+      case 'conv2d':
+        node('Conv', [x, `${i}.weight`, `${i}.bias`], [ints('kernel_shape', [l.kernelSize, l.kernelSize]), ints('strides', [l.stride, l.stride]), ints('pads', [l.padding, l.padding, l.padding, l.padding])])
+        break
+      case 'avgPool2d':
+      case 'maxPool2d':
+        node(l.type === 'avgPool2d' ? 'AveragePool' : 'MaxPool', [x], [ints('kernel_shape', [l.kernelSize, l.kernelSize]), ints('strides', [l.stride, l.stride])])
+        break
+      case 'batchNorm2d':
+      case 'batchNorm1d':
+        node('BatchNormalization', [x, `${i}.weight`, `${i}.bias`, `${i}.running_mean`, `${i}.running_var`], [float('epsilon', 1e-5)])
+        break
+      case 'sigmoid':
+        node('Sigmoid', [x])
+        break
+      case 'relu':
+        node('Relu', [x])
+        break
+      case 'tanh':
+        node('Tanh', [x])
+        break
+      case 'leakyRelu':
+        node('LeakyRelu', [x], [float('alpha', l.negativeSlope)])
+        break
+      case 'flatten':
+        node('Flatten', [x], [int('axis', 1)])
+        break
+      case 'linear':
+        node('Gemm', [x, `${i}.weight`, `${i}.bias`], [int('transB', 1)])
+        break
+      case 'dropout':
+        // Inference: the identity.
+        break
+    }
+  }
+  // The last node's output is the graph's output.
+  const last = nodes[nodes.length - 1] as { output: string[] }
+  last.output = ['logits']
+  return nodes
+}
+
+/**
+ * model.onnx as a concatenation of ModelProto messages: the graph without weights first, then one
+ * message per initializer. Protobuf merges repeated fields of concatenated messages (that is the
+ * wire format's definition of merging), so readers see one model, and only one tensor is encoded
+ * at a time.
+ */
+function writeOnnx(dir: string, run: RunRecord, spec: ModelSpec, ckpt: CheckpointReader): void {
+  const { Model } = onnxTypes()
+  const head = {
+    irVersion: 7,
+    opsetImport: [{ domain: '', version: 13 }],
+    producerName: 'Conv Studio',
+    docString: `${spec.name}, run ${run.id}: float32 pixels / 255, N x C x H x W -> logits`,
+    graph: {
+      name: spec.name.replace(/[^A-Za-z0-9_]/g, '_'),
+      node: onnxNodes(spec),
+      input: [valueInfo('image', ['N', spec.inputChannels, spec.inputSize, spec.inputSize])],
+      output: [valueInfo('logits', ['N', spec.numClasses])]
+    }
+  }
+  const check = (m: object) => {
+    const problem = Model.verify(m)
+    if (problem) throw new Error(`ONNX model message: ${problem}`)
+  }
+  check(head)
+  const path = join(dir, 'model.onnx')
+  const fd = openSync(`${path}.partial`, 'w')
+  try {
+    const write = (b: Uint8Array) => {
+      let off = 0
+      while (off < b.length) off += writeSync(fd, b, off, b.length - off)
+    }
+    write(Model.encode(Model.create(head)).finish())
+    for (const t of torchTensors(spec, ckpt)) {
+      if (t.layer === null) continue
+      const v = t.values()
+      const piece = { graph: { initializer: [{ name: t.name, dims: t.shape, dataType: FLOAT, rawData: new Uint8Array(v.buffer, v.byteOffset, v.byteLength) }] } }
+      write(Model.encode(Model.create(piece)).finish())
+    }
+  } finally {
+    closeSync(fd)
+  }
+  renameSync(`${path}.partial`, path)
+}
+
+// ---------------------------------------------------------------------------------------------
+// tfjs
+
+/** The topology with Conv Studio's SeededDropout as the stock Dropout (the same at inference), so stock tfjs loads it. */
+function stockTopology(model: ModelJson): ModelJson {
+  const copy = structuredClone(model)
+  const layers = (copy.modelTopology as { model_config?: { config?: { layers?: { class_name: string; config: Record<string, unknown> }[] } } }).model_config?.config?.layers ??
+    (copy.modelTopology as { config?: { layers?: { class_name: string; config: Record<string, unknown> }[] } }).config?.layers ??
+    []
+  for (const l of layers) {
+    if (l.class_name !== 'SeededDropout') continue
+    l.class_name = 'Dropout'
+    l.config = { name: l.config.name, trainable: l.config.trainable ?? true, rate: l.config.rate, noise_shape: null, seed: null }
+  }
+  return copy
+}
+
+function writeTfjs(dir: string, ckpt: CheckpointReader): void {
+  copyFileSync(join(ckpt.dir, ckpt.model.weightsManifest[0].paths[0]), join(dir, WEIGHTS_FILE))
+  const model = stockTopology(ckpt.model)
+  model.weightsManifest[0].paths = [WEIGHTS_FILE]
+  writeFileSync(join(dir, MODEL_JSON), JSON.stringify(model))
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function metadata(run: RunRecord, format: ExportFormat, style: string) {
+  const s = run.config.spec
+  const nchw = [1, s.inputChannels, s.inputSize, s.inputSize]
+  return {
+    format,
+    exportedBy: 'Conv Studio',
+    run: { id: run.id, name: run.name, model: run.model, dataset: run.dataset, testAcc: run.testAcc, tags: run.tags },
+    classes: run.classes,
+    input: {
+      name: 'image',
+      layout: format === 'tfjs' ? 'NHWC' : 'NCHW',
+      shape: format === 'tfjs' ? [1, s.inputSize, s.inputSize, s.inputChannels] : nchw,
+      dtype: 'float32',
+      range: [0, 1]
+    },
+    output: { name: 'logits', shape: [1, s.numClasses], meaning: 'unnormalised class scores; softmax gives probabilities, argmax the class' },
+    preprocessing: {
+      scale: 'pixel / 255 (no mean or standard deviation: the network was trained on this)',
+      style,
+      resize: `bilinear with half-pixel centres (as PIL) to ${s.inputSize} x ${s.inputSize} when the image is another size`,
+      grayscale: s.inputChannels === 1
+    }
+  }
+}
+
+/** Writes the run's best weights (the last where there is no best) as `format` into `dir`; returns dir. */
+export async function exportWeights(runs: RunStore, runId: number, format: ExportFormat, dir: string, style: string): Promise<string> {
+  const run = runs.get(runId)
+  const kind = checkpointProblem(runs.weightsDir(runId, 'best')) === null ? 'best' : 'last'
+  const ckpt = new CheckpointReader(runs.weightsDir(runId, kind))
+  try {
+    mkdirSync(dir, { recursive: true })
+    if (format === 'pytorch') writePytorch(dir, run, run.config.spec, ckpt)
+    else if (format === 'onnx') writeOnnx(dir, run, run.config.spec, ckpt)
+    else writeTfjs(dir, ckpt)
+    writeFileSync(join(dir, 'metadata.json'), JSON.stringify({ ...metadata(run, format, style), weights: kind }, null, 2) + '\n')
+    return dir
+  } finally {
+    ckpt.close()
+  }
+}
