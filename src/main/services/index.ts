@@ -41,6 +41,8 @@ export interface ServicesOptions {
   maxConcurrent?: number
   batchEventsPerSecond?: number
   cancelGraceMs?: number
+  /** The app's version as its host knows it (Electron: app.getVersion(); a bundle has no package.json beside it). */
+  version?: string
 }
 
 type Handler<M extends MethodName> = (args: ParsedArgs<M>) => Promise<MethodResult<M>> | MethodResult<M>
@@ -130,7 +132,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
   const downloads = new Map<string, AbortController>()
 
   const handlers: HandlerMap = {
-    'app.info': (): AppInfo => ({ version: packageVersion, host: opts.host === 'electron' ? 'electron' : 'web', dataDir }),
+    'app.info': (): AppInfo => ({ version: opts.version ?? packageVersion, host: opts.host === 'electron' ? 'electron' : 'web', dataDir }),
     'models.presets': () => presets.map((p) => structuredClone(p)),
     'models.summary': (a) => summarize(a.spec),
     'models.import': (a) => importModel({ runs, datasets, spawn, dataDir }, a),

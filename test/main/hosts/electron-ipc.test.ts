@@ -35,7 +35,7 @@ const sent: { channel: string; msg: { event: string; payload: Record<string, unk
 let unbind: () => void
 
 beforeAll(async () => {
-  services = await createServices({ dataDir: dir.path, host: 'electron' })
+  services = await createServices({ dataDir: dir.path, host: 'electron', version: '9.8.7' })
   unbind = bindIpc(ipc, services, {
     isTrustedUrl: trustedUrlChecker(page),
     targets: () => [{ isDestroyed: () => false, send: (channel: string, msg: unknown) => sent.push({ channel, msg: msg as (typeof sent)[number]['msg'] }) }]
@@ -48,7 +48,8 @@ afterAll(async () => {
 })
 
 it('answers contract methods from our own page and validates their arguments', async () => {
-  expect(await ipc.invoke(pageUrl, 'app.info', {})).toMatchObject({ ok: true, value: { host: 'electron', dataDir: dir.path } })
+  // The version is the one the host passes (Electron: app.getVersion()), not a package.json a bundle lacks.
+  expect(await ipc.invoke(pageUrl, 'app.info', {})).toMatchObject({ ok: true, value: { host: 'electron', dataDir: dir.path, version: '9.8.7' } })
   const presets = await ipc.invoke(pageUrl, 'models.presets', {})
   expect(presets.ok && (presets.value as { id: string }[]).map((p) => p.id)).toContain('lenet5')
   expect(await ipc.invoke(pageUrl, 'runs.get', { runId: 'one' })).toMatchObject({ ok: false, error: { code: 'invalid_argument' } })

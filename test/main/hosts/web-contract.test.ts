@@ -1,6 +1,6 @@
 // The contract over the real WebSocket transport: a real server on 127.0.0.1 (port 0), real training
 // processes, a real run store. One server for the file; runs train LeNet-5 on the bundled MNIST sample.
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServer, type RunningServer } from '../../../src/main/server'
@@ -143,6 +143,7 @@ describe('contract over the WebSocket', () => {
     expect(String(failed.payload.error)).toMatch(/killed by SIGKILL/)
     const info = await client.value('app.info')
     expect(info.host).toBe('web')
+    expect(info.version).toBe(JSON.parse(readFileSync(join(import.meta.dirname, '../../../package.json'), 'utf8')).version)
     expect((await client.value('runs.get', { runId: run.id })).error).toMatch(/SIGKILL/)
   })
 })
