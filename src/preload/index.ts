@@ -1,21 +1,18 @@
 // The bridge between the sandboxed renderer and the services: window.studio implements StudioApi
 // over two IPC channels. Only these two functions cross; the renderer never sees ipcRenderer.
 import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron'
-import type { EventName, Events, MethodArgs, MethodName, MethodResult, Reply, StudioApi } from '../shared/contract'
+import type { MethodArgs, MethodName, MethodResult, Reply, StudioApi } from '../shared/contract'
 import type { DatasetInfo, RunRecord } from '../shared/domain'
-import { channels, type WireEvent } from '../shared/wire'
+import { channels, createEventHub, type WireEvent } from '../shared/wire'
 
 // Shared with main (src/main/transports/electron-ipc.ts) through src/shared/wire.ts.
 const INVOKE_CHANNEL = channels.invoke
 const EVENT_CHANNEL = channels.event
 
-type Handler = (payload: unknown) => void
-const handlers = new Map<EventName, Set<Handler>>()
+const events = createEventHub()
 
 ipcRenderer.on(EVENT_CHANNEL, (_e: IpcRendererEvent, msg: WireEvent) => {
-  const set = handlers.get(msg?.event)
-  if (!set) return
-  for (const h of set) h(msg.payload)
+  if (msg && typeof msg.event === 'string') events.emit(msg.event, msg.payload)
 })
 
 const api: StudioApi = {
@@ -26,15 +23,7 @@ const api: StudioApi = {
     // renderer needs the code too (see renderer/src/api/errors.ts).
     throw { code: reply.error.code, message: reply.error.message }
   },
-  on<E extends EventName>(event: E, handler: (payload: Events[E]) => void): () => void {
-    let set = handlers.get(event)
-    if (!set) handlers.set(event, (set = new Set()))
-    const h = handler as Handler
-    set.add(h)
-    return () => {
-      set.delete(h)
-    }
-  }
+  on: (event, handler) => events.on(event, handler)
 }
 
 contextBridge.exposeInMainWorld('studio', api)

@@ -3,13 +3,14 @@
 import { StudioError, type EventName, type Events, type MethodArgs, type MethodName, type MethodResult } from '../../src/shared/contract'
 import type { ModelPreset, RunRecord, RunSummary } from '../../src/shared/domain'
 import type { StudioClient } from '../../src/renderer/src/api'
+import { createEventHub } from '../../src/shared/wire'
 
 type Handler<M extends MethodName> = (args: MethodArgs<M>) => MethodResult<M> | Promise<MethodResult<M>>
 export type Handlers = { [M in MethodName]?: Handler<M> }
 
 export class FakeApi implements StudioClient {
   readonly calls: { method: MethodName; args: unknown }[] = []
-  private readonly listeners = new Map<EventName, Set<(p: unknown) => void>>()
+  private readonly events = createEventHub()
 
   constructor(public handlers: Handlers = {}) {}
 
@@ -21,14 +22,11 @@ export class FakeApi implements StudioClient {
   }
 
   on<E extends EventName>(event: E, handler: (payload: Events[E]) => void): () => void {
-    let set = this.listeners.get(event)
-    if (!set) this.listeners.set(event, (set = new Set()))
-    set.add(handler as (p: unknown) => void)
-    return () => set.delete(handler as (p: unknown) => void)
+    return this.events.on(event, handler)
   }
 
   emit<E extends EventName>(event: E, payload: Events[E]): void {
-    for (const h of this.listeners.get(event) ?? []) h(payload)
+    this.events.emit(event, payload)
   }
 
   called(method: MethodName): unknown[] {
