@@ -2,31 +2,27 @@
 // End to end: the real web-mode server (its own process, a temporary data folder, real training
 // processes) driven through Debian's Chromium. Every view is photographed into docs/screenshots/.
 // Fails on any failed step and on any console error or uncaught exception in the page.
-import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
-import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import sharp from 'sharp'
 import { RunStore } from '../../src/main/services/runs'
 import { getPreset } from '../../src/core/models/presets'
 import { TrainConfigSchema } from '../../src/shared/schemas'
+import { startStudio, type Studio } from './harness'
 
-const root = resolve(__dirname, '../..')
-const shots = join(root, 'docs/screenshots')
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const BIG_STEPS = 100_000
 
+let studio: Studio
 let dataDir = ''
-let server: ChildProcess | null = null
-let serverLog = ''
-let url = ''
-let browser: Browser | null = null
 let page: Page
-const pageErrors: string[] = []
+let pageErrors: string[] = []
+let a11yViolations: string[] = []
 let bigRunId = 0
+const shot = (name: string, scrollTo?: string) => studio.shot(name, scrollTo)
+const audit = (view: string) => studio.audit(view)
+const go = (hash: string) => studio.go(hash)
 
 /** A finished run with 100,000 logged steps, written through the real RunStore before the server opens the folder. */
 function seedBigRun(dir: string): number {
@@ -62,34 +58,6 @@ function seedBigRun(dir: string): number {
   } finally {
     store.close()
   }
-}
-
-/** axe-core's findings per photographed view: "<view>: [impact] rule (n): help". */
-const a11yViolations: string[] = []
-const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
-
-/** Runs axe-core on the page as it is. Evaluated through the debugger, so the page's CSP stays on. */
-async function audit(view: string): Promise<void> {
-  if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(axeSource)
-  const violations = await page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run(ctx: Document, o: object): Promise<{ violations: { id: string; impact: string; help: string; nodes: { target: string[] }[] }[] }> } }).axe
-    const r = await axe.run(document, { resultTypes: ['violations'] })
-    return r.violations.map((v) => `[${v.impact}] ${v.id} (${v.nodes.length}: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}): ${v.help}`)
-  })
-  for (const v of violations) a11yViolations.push(`${view}: ${v}`)
-}
-
-async function shot(name: string, scrollTo?: string): Promise<void> {
-  if (scrollTo) await page.locator(scrollTo).first().evaluate((e) => e.scrollIntoView({ block: 'start' }))
-  else await page.evaluate(() => window.scrollTo(0, 0))
-  // Let a frame pass so charts and canvases are painted.
-  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))))
-  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: false })
-  await audit(name)
-}
-
-async function go(hash: string): Promise<void> {
-  await page.evaluate((h) => (window.location.hash = h), hash)
 }
 
 let startClickedAt = 0
@@ -135,56 +103,23 @@ async function watchLive(): Promise<{ counts: number[]; status: string }> {
 }
 
 beforeAll(async () => {
-  expect(existsSync(CHROMIUM), `Chromium is expected at ${CHROMIUM} (apt install chromium)`).toBe(true)
-  expect(existsSync(join(root, 'out/web/index.html')), 'run `npm run build:web` first (npm run test:e2e does)').toBe(true)
-  mkdirSync(shots, { recursive: true })
-  dataDir = mkdtempSync(join(tmpdir(), 'conv-studio-e2e-'))
-  bigRunId = seedBigRun(dataDir)
-  server = spawn(process.execPath, ['--import', 'tsx', 'src/main/server.ts', '--port', '0', '--data-dir', dataDir], {
-    cwd: root,
-    env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  url = await new Promise<string>((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`the server printed no URL in 60 s:\n${serverLog}`)), 60_000)
-    const onData = (d: Buffer) => {
-      serverLog += d.toString()
-      const m = /(http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+)/.exec(serverLog)
-      if (m) {
-        clearTimeout(timer)
-        ok(m[1])
-      }
+  studio = await startStudio({
+    seed: (dir) => {
+      bigRunId = seedBigRun(dir)
+    },
+    initScript: () => {
+      const w = window as unknown as { __longTasks: { start: number; duration: number }[] }
+      w.__longTasks = []
+      new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) w.__longTasks.push({ start: e.startTime, duration: e.duration })
+      }).observe({ type: 'longtask', buffered: true })
     }
-    server!.stdout!.on('data', onData)
-    server!.stderr!.on('data', (d: Buffer) => (serverLog += d.toString()))
-    server!.on('exit', (code) => fail(new Error(`the server exited (${code}):\n${serverLog}`)))
   })
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
-  })
-  page = await browser.newPage({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' })
-  page.on('console', (m) => {
-    if (m.type() === 'error') pageErrors.push(`console: ${m.text()}`)
-  })
-  page.on('pageerror', (e) => pageErrors.push(`pageerror: ${e.message}`))
-  await page.addInitScript(() => {
-    const w = window as unknown as { __longTasks: { start: number; duration: number }[] }
-    w.__longTasks = []
-    new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) w.__longTasks.push({ start: e.startTime, duration: e.duration })
-    }).observe({ type: 'longtask', buffered: true })
-  })
-  await page.goto(url)
+  ;({ page, dataDir, pageErrors, a11yViolations } = studio)
 })
 
 afterAll(async () => {
-  await browser?.close()
-  if (server && server.exitCode === null) {
-    server.kill('SIGTERM')
-    await new Promise((r) => server!.once('exit', r))
-  }
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true })
+  await studio?.close()
 })
 
 describe('Conv Studio in Chromium (web mode)', () => {
