@@ -276,3 +276,72 @@ export interface RunExportLink {
   fileName: string
   bytes: number
 }
+
+// ---------------------------------------------------------------------------------------------
+// Inspection (issue 18): what a run's network sees in one image, and what it kept per epoch.
+/** Float32 values in PyTorch order (C, H, W or features; no batch axis), base64 little-endian. */
+export interface InspectTensor {
+  shape: number[]
+  values: string
+}
+
+export interface InspectResult {
+  /** The exact tensor fed to the network, [C, H, W]. */
+  input: InspectTensor
+  /** Every layer's output in summary order, named as torchsummary names it (Conv2d-1, Sigmoid-2, ...). */
+  layers: (InspectTensor & { name: string })[]
+  top: { classIndex: number; label: string; probability: number }[]
+  predicted: number
+  /** Grad-CAM for `classIndex` on the activated output of the last convolution; null without a convolution. */
+  gradcam: { layer: string; classIndex: number; raw: InspectTensor; upsampled: InspectTensor } | null
+  /** max over channels of |d logit / d input|, [H, W], for the same class as Grad-CAM. */
+  saliency: InspectTensor
+  /** The image as the preprocessing left it (dataset examples: the stored pixels). */
+  image: GrayImage
+  milliseconds: number
+}
+
+/** One layer's weights or gradients at the end of an epoch: `bins` equal-width counts over [min, max]. */
+export interface LayerHistogram {
+  layer: string
+  kind: 'weight' | 'gradient'
+  min: number
+  max: number
+  counts: number[]
+}
+
+export interface EpochHistograms {
+  epoch: number
+  histograms: LayerHistogram[]
+}
+
+/** The first convolution's kernels at the end of an epoch, [out, in, k, k] values. */
+export interface FilterSnapshot {
+  epoch: number
+  layer: string
+  shape: [number, number, number, number]
+  values: number[]
+}
+
+/** A test (or one epoch's validation) example and the probability the run gave its true class. */
+export interface HardExample {
+  /** Index in the dataset split (test set, or the training set for a split validation). */
+  index: number
+  split: 'test' | 'train'
+  trueClass: number
+  predictedClass: number
+  trueProbability: number
+}
+
+export interface HardestExamples {
+  confidentMistakes: HardExample[]
+  leastConfidentCorrect: HardExample[]
+}
+
+/** Validation examples whose correctness changed between two epochs. */
+export interface ExampleFlips {
+  from: number
+  to: number
+  rightToWrong: HardExample[]
+  wrongToRight: HardExample[]
+}
