@@ -21,6 +21,7 @@ import { validateSpec } from '../models/spec'
 import { classMetrics, confusionMatrix } from '../metrics/classification'
 import { learningRateAt } from './schedule'
 import { makeTrainStep, type StepKind } from './step'
+import { loadWeightsInto, readDropoutCalls, readOptimizerState, restoreDropoutCalls, restoreOptimizerState, weightsFromArtifacts, type TrainState } from './resume-state'
 
 export interface EpochEnd extends EpochRecord {
   confusion: number[][]
@@ -28,6 +29,8 @@ export interface EpochEnd extends EpochRecord {
   isBest: boolean
   /** The weights as they are at the end of this epoch. */
   saveWeights: () => Promise<tf.io.ModelArtifacts>
+  /** What an exact resume from the end of this epoch needs beyond the weights (resume-state.ts). */
+  saveState: () => Promise<TrainState>
 }
 
 export interface TrainCallbacks {
@@ -64,6 +67,13 @@ export interface TrainOptions {
   step?: StepKind | 'auto'
   /** Told which step kind trains, and why not the explicit one when it does not. */
   onStepKind?: (kind: StepKind, fallbackReason: string | null) => void
+  /**
+   * Continue a run after epoch `state.epoch`: its last weights, the state saved with them and its
+   * best epoch's weights (null: the last ones are the best). Same config, so the same outcome.
+   */
+  resume?: { state: TrainState; weights: tf.io.ModelArtifacts; best: tf.io.ModelArtifacts | null }
+  /** Start from these weights instead of the seeded initialisation (fine-tune); same shapes. */
+  initialWeights?: tf.io.ModelArtifacts
 }
 
 export class TrainError extends Error {
@@ -225,6 +235,18 @@ export async function train(
     model = buildModel(spec, { init: config.init, seed: config.seed })
     const paramCount = model.countParams()
     optimizer = makeOptimizer(config, learningRateAt(config, 1))
+    const resume = options.resume ?? null
+    try {
+      if (resume) {
+        loadWeightsInto(model, resume.weights, 'the last checkpoint')
+        await restoreOptimizerState(optimizer, resume.state.optimizer)
+        restoreDropoutCalls(model, resume.state.dropoutCalls)
+      } else if (options.initialWeights) {
+        loadWeightsInto(model, options.initialWeights, 'the starting weights')
+      }
+    } catch (err) {
+      throw new TrainError(`cannot continue from the saved state: ${(err as Error).message}`)
+    }
     const batchSize = Math.min(config.batchSize, trainSet.count)
     const steps = Math.ceil(trainSet.count / batchSize)
     const chunk = evalChunk(spec, config.batchSize)
@@ -250,8 +272,22 @@ export async function train(
     const totalSteps = steps * config.epochs
     let stepsDone = 0
     const everyPoint = Math.max(1, Math.floor(steps / Math.min(pointsPerEpoch, steps)))
+    let firstEpoch = 1
+    if (resume) {
+      const st = resume.state
+      firstEpoch = st.epoch + 1
+      epochsDone = st.epoch
+      bestEpoch = st.bestEpoch
+      bestValAcc = st.bestValAcc
+      sinceBest = st.sinceBest
+      trainedExamples = st.trainedExamples
+      trainSeconds = st.trainSeconds
+      stepsDone = st.epoch * steps
+      const m = model
+      best = resume.best ? weightsFromArtifacts(m, resume.best, 'the best checkpoint').map((t) => tf.keep(t)) : snapshot(m)
+    }
 
-    epochs: for (let epoch = 1; epoch <= config.epochs; epoch++) {
+    epochs: for (let epoch = firstEpoch; epoch <= config.epochs; epoch++) {
       setLearningRate(optimizer, learningRateAt(config, epoch))
       const order = epochOrder(trainSet.count, config.seed, epoch)
       const orderT = tf.tensor1d(Int32Array.from(order), 'int32')
@@ -349,12 +385,24 @@ export async function train(
         examplesPerSec: epochExamples / Math.max(seconds, 1e-9)
       }
       const m = model
+      const opt = optimizer
       await callbacks.onEpoch?.({
         ...record,
         confusion: confusionMatrix(valSet.labels, val.predictions, classes),
         predictions: val.predictions,
         isBest,
-        saveWeights: () => modelToArtifacts(m)
+        saveWeights: () => modelToArtifacts(m),
+        saveState: async () => ({
+          version: 1,
+          epoch,
+          optimizer: await readOptimizerState(opt),
+          dropoutCalls: readDropoutCalls(m),
+          bestEpoch,
+          bestValAcc,
+          sinceBest,
+          trainedExamples,
+          trainSeconds
+        })
       })
       if (signal?.aborted) {
         status = 'cancelled'
