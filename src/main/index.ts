@@ -188,9 +188,8 @@ async function importDataset(): Promise<DatasetInfo | null> {
 /** The menu's import: the same dialog as the page's button; a failure is a dialog, not a stack. */
 async function importDatasetFromMenu(): Promise<void> {
   try {
-    const info = await importDataset()
-    // Reload so the Datasets view lists it (there is no datasets-changed event yet).
-    if (info) mainWindow?.webContents.reload()
+    // The services announce the new dataset (datasets.changed); the Datasets view refreshes itself.
+    await importDataset()
   } catch (err) {
     dialog.showErrorBox('Import failed', err instanceof Error ? err.message : String(err))
   }

@@ -14,6 +14,7 @@ import {
   TagListSchema,
   TrainConfigSchema
 } from './schemas'
+import type { BrowserGpuInfo, ToWorker } from './browser-gpu'
 
 /** Declares a method: its argument schema, and (as a phantom type) its result. */
 function method<R>() {
@@ -117,6 +118,27 @@ export const methods = {
     z.object({ runId: RunIdSchema, split: z.enum(['test', 'val']).default('test'), epoch: z.int().min(1).optional() }).strict()
   ),
 
+  /** A page says what GPU its browser has (web mode; the socket names the window). */
+  'browserGpu.register': method<null>()(
+    z
+      .object({
+        adapter: z
+          .object({ vendor: z.string().max(200), architecture: z.string().max(200), description: z.string().max(500), software: z.boolean() })
+          .strict()
+          .nullable(),
+        reason: z.string().max(500).nullable(),
+        examplesPerSec: z.number().min(0).max(1e9).nullable(),
+        browser: z.string().max(200)
+      })
+      .strict()
+  ),
+  /** A page relays one message of the browser worker training `runId` (only the window holding that run may). */
+  'browserGpu.post': method<null>()(
+    z.object({ runId: RunIdSchema, message: z.looseObject({ type: z.string().max(40) }) }).strict()
+  ),
+  /** The browser GPUs the open windows reported (the newest first). */
+  'browserGpu.list': method<BrowserGpuInfo[]>()(none),
+
   'predict.image': method<D.PredictResult>()(
     z
       .object({
@@ -145,7 +167,9 @@ export const filesHttp = {
   /** POST multipart/form-data: the four IDX files as `files`, an optional `title`; answers Reply<DatasetInfo>. */
   datasetImportPath: '/files/datasets/import',
   /** The header a page sends its access token in (web mode keeps the token out of cookies). */
-  tokenHeader: 'x-conv-studio-token'
+  tokenHeader: 'x-conv-studio-token',
+  /** A browser worker's run: GET dataset, POST checkpoints/<epoch>/<kind> (with its run key, src/shared/browser-gpu.ts). */
+  workerRunPath: (runId: number) => `/files/worker/runs/${runId}`
 } as const
 
 export type Methods = typeof methods
@@ -160,9 +184,12 @@ export interface Events {
   'training.epoch': D.EpochEvent
   'training.status': D.RunStatusEvent
   'datasets.progress': D.DownloadProgress
+  /** A dataset was added or finished downloading, whoever asked (a dialog in main, another window). */
+  'datasets.changed': { datasetId: string }
+  /** To one window only (the one whose worker trains the run), never published to every subscriber. */
+  'browserGpu.toWorker': ToWorker
 }
 export type EventName = keyof Events
-export const eventNames: EventName[] = ['training.batch', 'training.epoch', 'training.status', 'datasets.progress']
 
 // ---------------------------------------------------------------------------------------------
 // Errors cross the boundary as values with a code and a sentence for a person; never a stack.

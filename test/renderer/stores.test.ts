@@ -71,6 +71,20 @@ describe('training store', () => {
   })
 })
 
+describe('datasets store', () => {
+  it('reloads the list when the services say a dataset changed (an import in another window or a dialog)', async () => {
+    let n = 0
+    api.handlers['datasets.list'] = () => {
+      n++
+      return []
+    }
+    useDatasetsStore()
+    api.emit('datasets.changed', { datasetId: 'imported-x' })
+    await new Promise((r) => setTimeout(r, 0))
+    expect(n).toBe(1)
+  })
+})
+
 describe('new run form', () => {
   it('validates with the shared schema and keys errors by field', async () => {
     api.handlers['models.summary'] = () => ({ rows: [], totalParams: 7850, trainableParams: 7850, nonTrainableParams: 0, inputSizeMb: 0, forwardBackwardMb: 0, paramsMb: 0, totalMb: 0 })
@@ -198,7 +212,7 @@ describe('predict store', () => {
 })
 
 describe('datasets store', () => {
-  it('follows download progress and reloads the list when done', async () => {
+  it('follows download progress and reloads the list when the services announce the dataset', async () => {
     let status: 'available' | 'ready' = 'available'
     api.handlers['datasets.list'] = () => [
       { id: 'mnist', title: 'MNIST', style: 'digits', classes: ['0'], source: 'download', status, trainCount: null, testCount: null, imageSize: 28, note: null }
@@ -209,6 +223,7 @@ describe('datasets store', () => {
     expect(s.progress.mnist.receivedBytes).toBe(5)
     status = 'ready'
     api.emit('datasets.progress', { datasetId: 'mnist', file: 'train-images', receivedBytes: 10, totalBytes: 10, phase: 'done', message: null })
+    api.emit('datasets.changed', { datasetId: 'mnist' })
     await new Promise((r) => setTimeout(r, 0))
     expect(s.list[0].status).toBe('ready')
   })

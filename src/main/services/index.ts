@@ -128,6 +128,12 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     else if (e.type === 'epoch') publish('training.epoch', { runId: e.runId, ...e.epoch })
   })
 
+  /** Every window refreshes its dataset list, not only the one that asked. */
+  const changed = <T extends { id: string }>(info: T): T => {
+    publish('datasets.changed', { datasetId: info.id })
+    return info
+  }
+
   let reportCache: BackendReport | null = null
   const downloads = new Map<string, AbortController>()
 
@@ -144,12 +150,12 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
       const ctl = new AbortController()
       downloads.set(a.datasetId, ctl)
       try {
-        return await datasets.download(a.datasetId, ctl.signal)
+        return changed(await datasets.download(a.datasetId, ctl.signal))
       } finally {
         downloads.delete(a.datasetId)
       }
     },
-    'datasets.import': (a) => datasets.importFolder(a.path, a.title),
+    'datasets.import': async (a) => changed(await datasets.importFolder(a.path, a.title)),
     'backends.report': async (a) => {
       if (!reportCache || a.refresh) reportCache = (await runChildJob(spawn, { type: 'probe' }, 'report', 120_000)).report
       return reportCache

@@ -200,6 +200,11 @@ describe('the HTTP routes as the host (D3, D7, D12)', () => {
   const transfers = () => readdirSync(join(dir.path, 'data', 'web-transfers'))
 
   it('imports four uploaded IDX files as a dataset, and keeps no scratch copy', async () => {
+    // Every window hears of it (the services publish datasets.changed), not only the uploader.
+    const changed: string[] = []
+    const unsubscribe = server.services.events.subscribe((event, payload) => {
+      if (event === 'datasets.changed') changed.push((payload as { datasetId: string }).datasetId)
+    })
     for (const folder of ['tiny-gz', 'tiny-raw'] as const) {
       const res = await post('/files/datasets/import', idxForm(folder, { title: `upload ${folder}` }))
       expect(res.status).toBe(200)
@@ -207,6 +212,8 @@ describe('the HTTP routes as the host (D3, D7, D12)', () => {
       expect(reply).toMatchObject({ ok: true, value: { id: `imported-upload-${folder}`, title: `upload ${folder}`, source: 'imported', status: 'ready', trainCount: 20, testCount: 10 } })
     }
     expect((await server.services.datasets.list()).map((d) => d.id)).toEqual(expect.arrayContaining(['imported-upload-tiny-gz', 'imported-upload-tiny-raw']))
+    expect(changed).toEqual(['imported-upload-tiny-gz', 'imported-upload-tiny-raw'])
+    unsubscribe()
     expect(transfers()).toEqual([])
   })
 

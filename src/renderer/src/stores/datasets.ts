@@ -17,8 +17,10 @@ export const useDatasetsStore = defineStore('datasets', () => {
 
   api.on('datasets.progress', (p) => {
     progress[p.datasetId] = p
-    if (p.phase === 'done' || p.phase === 'error') void load()
+    if (p.phase === 'error') void load()
   })
+  // An import or download finished somewhere (this window, another one, File → Import in Electron).
+  api.on('datasets.changed', () => void load())
 
   async function load(): Promise<void> {
     loading.value = true
