@@ -1,8 +1,10 @@
 """LeNet-5 (d2l ch. 6) trained in PyTorch with d2l's settings, as the reference for bench/training.ts
-and bench/accuracy.ts.
+and bench/accuracy.ts; AlexNet (d2l ch. 7, one channel, 224x224) for the bench's step time.
 
 usage:
-  PYTHONPATH=/tmp/pylib python3 bench/torch_lenet.py --steps 40            # throughput only, synthetic data
+  PYTHONPATH=/tmp/pylib python3 bench/torch_lenet.py --steps 200 --chunks 5  # throughput only, synthetic data:
+                                                                           # median of 5 timed chunks of 40 steps
+  ... --model alexnet --batch-size 128 --lr 0.01 --steps 3 --chunks 3       # AlexNet seconds per step
   PYTHONPATH=/tmp/pylib python3 bench/torch_lenet.py --data DIR --epochs 10 --seed 0   # accuracy run on IDX files
   ... --optimizer adam --lr 0.001 --batch-size 128 --val-split 0.2 --init default    # the train/val/test script's recipe
 
@@ -48,6 +50,19 @@ def lenet5():
         nn.Linear(84, 10))
 
 
+def alexnet():
+    return nn.Sequential(
+        nn.Conv2d(1, 96, kernel_size=11, stride=4, padding=1), nn.ReLU(), nn.MaxPool2d(kernel_size=3, stride=2),
+        nn.Conv2d(96, 256, kernel_size=5, padding=2), nn.ReLU(), nn.MaxPool2d(kernel_size=3, stride=2),
+        nn.Conv2d(256, 384, kernel_size=3, padding=1), nn.ReLU(),
+        nn.Conv2d(384, 384, kernel_size=3, padding=1), nn.ReLU(),
+        nn.Conv2d(384, 256, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(kernel_size=3, stride=2),
+        nn.Flatten(),
+        nn.Linear(6400, 4096), nn.ReLU(), nn.Dropout(p=0.5),
+        nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(p=0.5),
+        nn.Linear(4096, 10))
+
+
 def init_weights(m):
     if type(m) == nn.Linear or type(m) == nn.Conv2d:
         nn.init.xavier_uniform_(m.weight)
@@ -67,7 +82,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--data', help='folder with the four IDX files (gz or raw); synthetic data of the same shape if absent')
     ap.add_argument('--epochs', type=int, default=10)
-    ap.add_argument('--steps', type=int, default=0, help='time this many steps (after 5 warm-up steps) and stop')
+    ap.add_argument('--steps', type=int, default=0, help='time this many steps (after warm-up steps) and stop')
+    ap.add_argument('--chunks', type=int, default=1, help='with --steps: time them in this many chunks; the figure is the median chunk')
+    ap.add_argument('--warmup', type=int, default=5, help='with --steps: untimed steps first')
+    ap.add_argument('--model', choices=['lenet5', 'alexnet'], default='lenet5')
     ap.add_argument('--batch-size', type=int, default=256)
     ap.add_argument('--lr', type=float, default=0.9)
     ap.add_argument('--seed', type=int, default=0)
@@ -83,6 +101,11 @@ def main():
         ytr = torch.from_numpy(read_idx(args.data, 'train-labels-idx1-ubyte').astype(np.int64))
         xte = torch.from_numpy(read_idx(args.data, 't10k-images-idx3-ubyte').astype(np.float32) / 255)
         yte = torch.from_numpy(read_idx(args.data, 't10k-labels-idx1-ubyte').astype(np.int64))
+    elif args.model == 'alexnet':
+        # Throughput only: as many 224x224 images as the timed steps take (60k would be 12 GB).
+        count = args.batch_size * (args.steps + args.warmup)
+        xtr, ytr = torch.rand(count, 1, 224, 224), torch.randint(0, 10, (count,))
+        xte, yte = xtr[:2], ytr[:2]
     else:
         xtr, ytr = torch.rand(60000, 1, 28, 28), torch.randint(0, 10, (60000,))
         xte, yte = torch.rand(10000, 1, 28, 28), torch.randint(0, 10, (10000,))
@@ -94,7 +117,7 @@ def main():
         xval, yval = xtr[perm[:n_val]], ytr[perm[:n_val]]
         xtr, ytr = xtr[perm[n_val:]], ytr[perm[n_val:]]
 
-    net = lenet5()
+    net = alexnet() if args.model == 'alexnet' else lenet5()
     if args.init == 'xavier':
         net.apply(init_weights)
     if args.optimizer == 'adam':
@@ -113,17 +136,25 @@ def main():
         opt.step()
         return loss
 
-    out = {'torch': torch.__version__, 'threads': torch.get_num_threads(), 'batchSize': bs}
+    out = {'torch': torch.__version__, 'threads': torch.get_num_threads(), 'batchSize': bs, 'model': args.model,
+           'glibcTunables': os.environ.get('GLIBC_TUNABLES', '')}
     if args.steps > 0:
         perm = torch.randperm(n)
-        for s in range(5):
-            step(perm[s * bs:(s + 1) * bs])
-        t0 = time.perf_counter()
-        for s in range(args.steps):
-            i = (s + 5) % (n // bs)
-            step(perm[i * bs:(i + 1) * bs]).item()
-        secs = time.perf_counter() - t0
-        out.update({'steps': args.steps, 'examplesPerSec': args.steps * bs / secs})
+        for s in range(args.warmup):
+            step(perm[s * bs:(s + 1) * bs]).item()
+        per_chunk = max(1, args.steps // args.chunks)
+        seconds_per_step = []
+        s = args.warmup
+        for _ in range(args.chunks):
+            t0 = time.perf_counter()
+            for _ in range(per_chunk):
+                i = s % (n // bs)
+                s += 1
+                step(perm[i * bs:(i + 1) * bs]).item()
+            seconds_per_step.append((time.perf_counter() - t0) / per_chunk)
+        median = sorted(seconds_per_step)[len(seconds_per_step) // 2]
+        out.update({'steps': per_chunk * args.chunks, 'secondsPerStep': seconds_per_step, 'medianSecondsPerStep': median,
+                    'examplesPerSec': bs / median})
     else:
         epochs = []
         total_secs = 0.0

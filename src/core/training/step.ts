@@ -410,9 +410,10 @@ export function makeTrainStep(model: tf.LayersModel, optimizer: tf.Optimizer, op
     }
     const logits = h as tf.Tensor2D
     const onehot = tf.cast(tf.oneHot(labels, numClasses), 'float32') as tf.Tensor2D
-    let { loss, dlogits } = lossAndGrad(logits, onehot, native)
+    const first = lossAndGrad(logits, onehot, native)
+    let loss = first.loss
     const grads: tf.NamedTensorMap = {}
-    let dy: tf.Tensor | null = dlogits
+    let dy: tf.Tensor | null = first.dlogits
     for (let i = stages.length - 1; i >= 0 && dy !== null; i--) {
       const { dx, grads: g } = stages[i].backward(dy, saved[i], needDx[i])
       stages[i].vars.forEach((v, k) => (grads[v.name] = g[k]))

@@ -7,6 +7,8 @@
 //  * Loss and accuracy are summed on the device; the loop reads them back (one sync) only at the
 //    pointsPerEpoch curve points and at the end of the epoch, not after every batch.
 //  * Everything a batch creates is freed by tf.tidy; the accumulators are swapped, never leaked.
+//  * The step itself (forward, gradients, update) comes from step.ts: a hand-written backward
+//    without the gradient tape where it covers the model's layers, else the tape with cheap levers.
 //  * The loop yields to the event loop every few milliseconds, so a cancel message can arrive.
 import * as tf from '@tensorflow/tfjs'
 import type { BatchPoint, EpochRecord, TrainStartInfo } from '../../shared/domain'
@@ -245,7 +247,7 @@ export async function train(
         loadWeightsInto(model, options.initialWeights, 'the starting weights')
       }
     } catch (err) {
-      throw new TrainError(`cannot continue from the saved state: ${(err as Error).message}`)
+      throw new TrainError(`${resume ? 'cannot continue from the saved state' : 'cannot start from those weights'}: ${(err as Error).message}`)
     }
     const batchSize = Math.min(config.batchSize, trainSet.count)
     const steps = Math.ceil(trainSet.count / batchSize)
