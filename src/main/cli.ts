@@ -14,6 +14,7 @@ import { register as registerModels } from './cli/models'
 import { register as registerPredict } from './cli/predict'
 import { register as registerRuns } from './cli/runs'
 import { register as registerInterop } from './cli/interop'
+import { register as registerInspect } from './cli/inspect'
 import { CliUsageError, EXIT_FAILURE, EXIT_USAGE, printable } from './cli/common'
 
 /**
@@ -43,6 +44,7 @@ export function buildProgram(): Command {
   registerPredict(program)
   registerDoctor(program)
   registerInterop(program)
+  registerInspect(program)
   registerServe(program)
   return program
 }

@@ -146,6 +146,10 @@ async function predict(msg: Extract<ToChild, { type: 'predict' }>): Promise<void
     const p = getPredictor()
     if (job.kind === 'file') {
       send({ type: 'predicted', id, result: await p.predictFile(run.record.id, run.weights, job.fileName, fromBase64(job.bytes), job.topK) })
+    } else if (job.kind === 'inspect') {
+      const s = job.source
+      const source = 'fileName' in s ? { fileName: s.fileName, bytes: fromBase64(s.bytes) } : { pixels: fromBase64(s.pixels), size: s.size }
+      send({ type: 'inspected', id, result: await p.inspect(run.record.id, run.weights, source, job.classIndex) })
     } else {
       const probs = await p.predictPixels(run.record.id, run.weights, fromBase64(job.images), job.count, job.size)
       send({ type: 'probabilities', id, probabilities: toBase64(probs) })

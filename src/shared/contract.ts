@@ -139,6 +139,51 @@ export const methods = {
   /** The browser GPUs the open windows reported (the newest first). */
   'browserGpu.list': method<BrowserGpuInfo[]>()(none),
 
+  /** Issue 18: the examples a run found hardest (lowest probability of the true class), for the test set or one epoch's validation. */
+  'runs.hardest': method<D.HardestExamples>()(
+    z
+      .object({
+        runId: RunIdSchema,
+        epoch: z.union([z.int().min(1), z.literal('test')]).default('test'),
+        trueClass: z.int().min(0).max(999).optional(),
+        limit: z.int().min(1).max(500).default(24)
+      })
+      .strict()
+  ),
+  /** Validation examples that went from right to wrong (and back) between two epochs. */
+  'runs.flips': method<D.ExampleFlips>()(
+    z.object({ runId: RunIdSchema, from: z.int().min(1), to: z.int().min(1), limit: z.int().min(1).max(500).default(48) }).strict()
+  ),
+  /** Per-epoch weight and gradient histograms of every conv and linear layer. */
+  'runs.histograms': method<D.EpochHistograms[]>()(runRef),
+  /** The first convolution's kernels at the end of every epoch. */
+  'runs.filters': method<D.FilterSnapshot[]>()(runRef),
+
+  /** One dropped image seen through a run's network: every layer's output, the top classes, Grad-CAM and saliency. */
+  'inspect.image': method<D.InspectResult>()(
+    z
+      .object({
+        runId: RunIdSchema,
+        weights: weightsSchema,
+        fileName: z.string().min(1).max(500),
+        data: z.string().max(MAX_UPLOAD_BASE64),
+        classIndex: z.int().min(0).max(999).optional()
+      })
+      .strict()
+  ),
+  /** One dataset example (a test example, a confusion cell's, a hardest one) seen through the network. */
+  'inspect.example': method<D.InspectResult>()(
+    z
+      .object({
+        runId: RunIdSchema,
+        weights: weightsSchema,
+        split: z.enum(['test', 'train']),
+        index: z.int().min(0),
+        classIndex: z.int().min(0).max(999).optional()
+      })
+      .strict()
+  ),
+
   'predict.image': method<D.PredictResult>()(
     z
       .object({

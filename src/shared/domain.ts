@@ -53,6 +53,8 @@ export interface DatasetInfo {
   trainCount: number | null
   testCount: number | null
   imageSize: number
+  /** 1 (gray) or 3 (RGB). Absent: 1, as every IDX set. */
+  channels?: 1 | 3
   /** Anything the user should know: a sample subset, duplicates found in a package, an error. */
   note: string | null
 }
@@ -60,13 +62,55 @@ export interface DatasetInfo {
 export interface DatasetDetail extends DatasetInfo {
   trainClassCounts: number[]
   testClassCounts: number[]
+  /** For a set imported from a folder of pictures: what the import skipped and found twice. */
+  importReport?: ImageImportReport
 }
 
-/** A grayscale image: `pixels` is base64 of width*height bytes, 0 = black, 255 = white. */
+/** A file an image import did not take, and why. */
+export interface SkippedFile {
+  file: string
+  reason: string
+}
+
+/** Byte-identical pictures. 'class': twice in one class; 'classes': in two classes (conflicting
+    labels); 'leak': in train and in test (test accuracy then partly measures memory). */
+export interface DuplicateGroup {
+  kind: 'class' | 'classes' | 'leak'
+  files: string[]
+}
+
+/** What importing a folder (or zip) of pictures did, kept beside the cached pixels. */
+export interface ImageImportReport {
+  layout: 'split' | 'classes'
+  classes: string[]
+  size: number
+  channels: 1 | 3
+  policy: 'stretch' | 'fit' | 'crop'
+  /** The held-out share for a <class>/* folder; null when the folder brought its own test split. */
+  testSplit: number | null
+  seed: number
+  train: { count: number; perClass: number[] }
+  test: { count: number; perClass: number[] }
+  /** Pictures of a val/ folder, added to train (runs hold their validation split out of train). */
+  valMerged: number
+  skipped: SkippedFile[]
+  duplicates: DuplicateGroup[]
+}
+
+export interface ImageImportProgress {
+  phase: 'scanning' | 'decoding' | 'writing' | 'done'
+  done: number
+  total: number
+  file: string | null
+}
+
+/** An image: `pixels` is base64 of width*height*channels bytes (RGB interleaved when 3), 0 = black. */
 export interface GrayImage {
   width: number
   height: number
   pixels: string
+  /** Absent: 1 (gray). */
+  channels?: 1 | 3
 }
 
 export interface SampleImage extends GrayImage {
@@ -128,6 +172,8 @@ export interface RunSummary {
   examplesPerSec: number | null
   epochsDone: number
   epochsPlanned: number
+  /** The sweep that queued this run, or null. */
+  sweepId: number | null
 }
 
 export interface RunRecord extends RunSummary {
@@ -142,6 +188,8 @@ export interface RunRecord extends RunSummary {
   testPrecision: (number | null)[] | null
   testRecall: (number | null)[] | null
   classes: string[]
+  /** Fine-tune: the run whose weights this one started from, or null. */
+  initFrom: number | null
 }
 
 export interface EpochRecord {
@@ -186,6 +234,8 @@ export interface ConfusionMatrix {
 
 export interface CellExample extends GrayImage {
   index: number
+  /** Which dataset split `index` counts in (a split validation draws from the training set). */
+  split: 'test' | 'train'
   trueClass: number
   predictedClass: number
   /** Probabilities from the run's best weights, when they can be loaded. */
@@ -330,7 +380,8 @@ export interface HardExample {
   split: 'test' | 'train'
   trueClass: number
   predictedClass: number
-  trueProbability: number
+  /** null where the run recorded no probabilities for that evaluation (runs made before issue 18). */
+  trueProbability: number | null
 }
 
 export interface HardestExamples {

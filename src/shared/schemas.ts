@@ -32,7 +32,8 @@ export const ModelSpecSchema = z.object({
   name: z.string().min(1).max(80),
   /** Side of the square input image the network expects; datasets are resized to it on the fly. */
   inputSize: z.int().min(8).max(512),
-  inputChannels: z.literal(1),
+  /** 1 for gray datasets, 3 for colour ones (image folders, CIFAR-10). */
+  inputChannels: z.union([z.literal(1), z.literal(3)]),
   numClasses: z.int().min(2).max(1000),
   layers: z.array(LayerSpecSchema).min(1).max(64)
 })
@@ -42,6 +43,20 @@ export type ModelSpec = z.infer<typeof ModelSpecSchema>
 // Training configuration, stored with every run ("train again" replays it).
 export const BackendNameSchema = z.enum(['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'])
 export type BackendName = z.infer<typeof BackendNameSchema>
+
+export const NormalizeSchema = z.object({
+  mean: z.array(z.number().min(0).max(1)).min(1).max(3),
+  std: z.array(z.number().gt(0).max(1)).min(1).max(3)
+})
+export type Normalize = z.infer<typeof NormalizeSchema>
+
+export const AugmentSchema = z.object({
+  /** torchvision's RandomCrop(size, padding=p): zero-pad p pixels each side, crop back at random. */
+  cropPadding: z.int().min(0).max(16).default(0),
+  /** RandomHorizontalFlip(0.5). Wrong for digits and letters (a mirrored 2 is not a 2). */
+  flip: z.boolean().default(false)
+})
+export type Augment = z.infer<typeof AugmentSchema>
 
 export const ScheduleSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('constant') }),
@@ -75,9 +90,15 @@ export const TrainConfigSchema = z.object({
   init: z.enum(['xavier', 'default']),
   earlyStoppingPatience: z.int().min(1).max(1000).nullable().default(null),
   /** 'auto' picks the best backend that loads and passes its self-check. */
-  backend: z.union([z.literal('auto'), BackendNameSchema]).default('auto'),
+  backend: z.union([z.literal('auto'), BackendNameSchema, TrainBackendBrowserSchema]).default('auto'),
   /** Use only the first N training examples (quick experiments, tests). */
-  trainLimit: z.int().min(1).nullable().default(null)
+  trainLimit: z.int().min(1).nullable().default(null),
+  /** Per-channel (x - mean) / std on the [0, 1] pixels, computed from the dataset's training split
+      when the run is queued and stored here, so prediction, confusion cells and exports apply the
+      very same numbers. Null: pixels / 255 only. */
+  normalize: NormalizeSchema.nullable().default(null),
+  /** Training-time augmentation (never at evaluation or prediction); off by default. */
+  augment: AugmentSchema.default({ cropPadding: 0, flip: false })
 })
 export type TrainConfig = z.infer<typeof TrainConfigSchema>
 export type TrainConfigInput = z.input<typeof TrainConfigSchema>
@@ -99,8 +120,9 @@ export const CheckpointKindSchema = z.enum(['best', 'last'])
 export type CheckpointKind = z.infer<typeof CheckpointKindSchema>
 
 /** How a dataset's images look, which decides how a dropped picture is made to look like them:
-    'digits' are centred by their centre of mass (MNIST), 'objects' are fitted (Fashion-MNIST). */
-export const DatasetStyleSchema = z.enum(['digits', 'objects'])
+    'digits' are centred by their centre of mass (MNIST), 'objects' are fitted (Fashion-MNIST),
+    'photos' are resized as the import resized them, colour kept (image folders, CIFAR-10). */
+export const DatasetStyleSchema = z.enum(['digits', 'objects', 'photos'])
 export type DatasetStyle = z.infer<typeof DatasetStyleSchema>
 
 export const RunSortKeySchema = z.enum([

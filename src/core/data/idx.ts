@@ -83,14 +83,19 @@ export function parseIdx(bytes: Uint8Array, file: string): IdxTensor {
   return { dims, data: bytes.subarray(headerLen, headerLen + total) }
 }
 
-/** Images: dims [count, height, width] (a 2-D [count, features] file is refused: no image size). */
-export function parseImages(bytes: Uint8Array, file: string): { images: Uint8Array; count: number; height: number; width: number } {
+/**
+ * Images: dims [count, height, width] (gray), or [count, height, width, 3] (RGB, interleaved, as the
+ * image-folder cache writes it). A 2-D [count, features] file is refused: no image size.
+ */
+export function parseImages(bytes: Uint8Array, file: string): { images: Uint8Array; count: number; height: number; width: number; channels: 1 | 3 } {
   const t = parseIdx(bytes, file)
-  if (t.dims.length !== 3)
+  if (t.dims.length === 4 && t.dims[3] !== 3 && t.dims[3] !== 1)
+    throw new IdxError('wrong_dims', file, `a 4-dim image file has 1 or 3 channels last; this one has ${t.dims[3]} (${t.dims.join('x')})`)
+  if (t.dims.length !== 3 && t.dims.length !== 4)
     throw new IdxError('wrong_dims', file, `an image file has 3 dims (count, height, width); this one has ${t.dims.length} (${t.dims.join('x')})`)
   const [count, height, width] = t.dims
   if (height === 0 || width === 0) throw new IdxError('wrong_dims', file, `image size ${height}x${width} is empty`)
-  return { images: t.data, count, height, width }
+  return { images: t.data, count, height, width, channels: t.dims[3] === 3 ? 3 : 1 }
 }
 
 export function parseLabels(bytes: Uint8Array, file: string): Uint8Array {
@@ -117,7 +122,7 @@ export function toImageSet(
       `holds ${lb.length} labels but ${images.file} holds ${im.count} images`
     )
   checkLabels(lb, numClasses, labels.file)
-  return { images: im.images, labels: lb, count: im.count, height: im.height, width: im.width }
+  return { images: im.images, labels: lb, count: im.count, height: im.height, width: im.width, ...(im.channels === 3 ? { channels: 3 as const } : {}) }
 }
 
 export function checkLabels(labels: Uint8Array, numClasses: number, file: string): void {

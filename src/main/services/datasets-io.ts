@@ -167,6 +167,8 @@ export async function readIdxSets(
       files.testImages,
       `images are ${test.height}x${test.width} but ${basename(files.trainImages)} has ${train.height}x${train.width}`
     )
+  if ((test.channels ?? 1) !== (train.channels ?? 1))
+    throw new IdxError('wrong_dims', files.testImages, `images have ${test.channels ?? 1} channel(s) but ${basename(files.trainImages)} has ${train.channels ?? 1}`)
   return { train, test, numClasses: n }
 }
 

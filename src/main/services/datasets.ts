@@ -11,14 +11,18 @@ import { createRequire } from 'node:module'
 import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path'
 import { epochOrder } from '../../core/data/batches'
 import { encodeIdx, IdxError, isGzip } from '../../core/data/idx'
-import type { DatasetArrays, ImageSet } from '../../core/data/types'
+import { imageBytes, type DatasetArrays, type ImageSet } from '../../core/data/types'
 import { StudioError } from '../../shared/contract'
-import type { DatasetDetail, DatasetInfo, DownloadProgress, SampleImage } from '../../shared/domain'
+import type { DatasetDetail, DatasetInfo, DownloadProgress, ImageImportReport, SampleImage } from '../../shared/domain'
 import { dataPaths } from '../paths'
 import { readFileHead } from '../storage/safe-read'
 import { convertFashionPackage, convertMnistPackage } from './datasets-bundled'
 import { catalog as builtinCatalog, digitClasses, fashionClasses, kmnistClasses, type CatalogEntry } from './datasets-catalog'
 import { downloadFile } from './datasets-download'
+import { importCifarFolder, isCifarFolder } from './datasets-cifar'
+import { importImageFolder, type ImageImportOptions } from './image-folders'
+import { cifar10Classes } from '../../core/data/cifar'
+import { DatasetIdSchema } from '../../shared/schemas'
 import { canonicalNames, findIdxFiles, readIdxSets, roleOf, roles, writeFileAtomic, writeFolderAtomic, type IdxFiles } from './datasets-io'
 
 export { IdxError } from '../../core/data/idx'
@@ -41,6 +45,10 @@ interface ImportedEntry {
   imageSize: number
   importedFrom: string
   importedAt: string
+  /** What was imported: four IDX files (absent, as before image imports), a folder or zip of
+      pictures (its report is in <id>/import.json), or CIFAR-10's extracted binary batches. */
+  kind?: 'idx' | 'images' | 'cifar'
+  channels?: 1 | 3
 }
 
 interface Registry {
@@ -129,8 +137,10 @@ export class DatasetStore {
     const base = this.findInfo(id)
     if (base.status !== 'ready') return { ...base, trainClassCounts: [], testClassCounts: [] }
     const data = await this.load(id)
+    const report = this.importReport(id)
     return {
       ...base,
+      ...(report ? { importReport: report } : {}),
       trainCount: data.train.count,
       testCount: data.test.count,
       trainClassCounts: classCounts(data.train, data.classes.length),
@@ -152,12 +162,13 @@ export class DatasetStore {
       const order = epochOrder(of.length, SAMPLE_SEED, label + 1)
       candidates = order.map((k) => of[k])
     }
-    const size = set.height * set.width
+    const size = imageBytes(set)
     return Array.from(candidates.subarray(0, Math.min(count, candidates.length)), (index) => ({
       index,
       label: set.labels[index],
       width: set.width,
       height: set.height,
+      ...(set.channels === 3 ? { channels: 3 as const } : {}),
       pixels: Buffer.from(set.images.buffer, set.images.byteOffset + index * size, size).toString('base64')
     }))
   }
@@ -396,6 +407,75 @@ export class DatasetStore {
     return this.importedInfo(entry)
   }
 
+  /**
+   * Imports a folder or a .zip of pictures (torchvision ImageFolder layout), or CIFAR-10's
+   * extracted binary batches, as dataset `name` (an id, or a title made into one). The pixels are
+   * decoded once into datasets/<id>/ (built under a temporary name: nothing half-imported is ever
+   * listed); the report says what was skipped and what was found twice.
+   */
+  async importImages(path: string, name: string, opts: ImageImportOptions = {}): Promise<{ info: DatasetInfo; report: ImageImportReport | null }> {
+    const source = resolve(path)
+    const registry = this.readRegistry()
+    const id = this.newId(name, registry)
+    const dir = join(this.paths.datasets, id)
+    const files = Object.fromEntries(roles.map((r) => [r, canonicalNames[r]])) as IdxFiles
+    let report: ImageImportReport | null = null
+    let kind: ImportedEntry['kind'] = 'images'
+    const cifar = isCifarFolder(source)
+    await writeFolderAtomic(dir, async (tmp) => {
+      const out = Object.fromEntries(roles.map((r) => [r, join(tmp, files[r])])) as IdxFiles
+      if (cifar) {
+        kind = 'cifar'
+        await importCifarFolder(source, out)
+      } else {
+        report = await importImageFolder(source, out, opts)
+        await writeFileAtomic(join(tmp, 'import.json'), JSON.stringify(report, null, 2))
+      }
+    })
+    const r = report as ImageImportReport | null
+    const entry: ImportedEntry = {
+      id,
+      title: name,
+      style: 'photos',
+      classes: r ? r.classes : [...cifar10Classes],
+      trainCount: r ? r.train.count : 50_000,
+      testCount: r ? r.test.count : 10_000,
+      imageSize: r ? r.size : 32,
+      importedFrom: source,
+      importedAt: new Date().toISOString(),
+      kind,
+      channels: r ? r.channels : 3
+    }
+    if (!r) {
+      const sets = await this.loadFolder(dir, entry)
+      entry.trainCount = sets.train.count
+      entry.testCount = sets.test.count
+    }
+    registry.datasets.push(entry)
+    await writeFileAtomic(this.registryPath(), JSON.stringify(registry, null, 2))
+    return { info: this.importedInfo(entry), report: r }
+  }
+
+  /** The stored report of an image-folder import, or null. */
+  importReport(id: string): ImageImportReport | null {
+    const imported = this.readRegistry().datasets.find((d) => d.id === id)
+    if (imported?.kind !== 'images') return null
+    try {
+      return JSON.parse(readFileSync(join(this.paths.datasets, id, 'import.json'), 'utf8')) as ImageImportReport
+    } catch {
+      return null
+    }
+  }
+
+  /** `name` as an id if it is one, else made into one; a name already taken is refused (the caller chose it). */
+  private newId(name: string, registry: Registry): string {
+    const taken = new Set([...this.catalog.map((e) => e.id), ...registry.datasets.map((d) => d.id)])
+    const id = DatasetIdSchema.safeParse(name).success ? name : name.toLowerCase().normalize('NFKD').replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 60)
+    if (!id) throw new StudioError('invalid_argument', `--name ${JSON.stringify(name)} has no letters or digits to make a dataset id from`)
+    if (taken.has(id)) throw new StudioError('conflict', `A dataset '${id}' already exists; choose another --name.`)
+    return id
+  }
+
   private registryPath(): string {
     return join(this.paths.datasets, 'imported.json')
   }
@@ -444,6 +524,7 @@ export class DatasetStore {
       trainCount: e.trainCount,
       testCount: e.testCount,
       imageSize: e.imageSize,
+      ...(e.channels === 3 ? { channels: 3 as const } : {}),
       note: `Imported from ${e.importedFrom} on ${e.importedAt.slice(0, 10)}.`
     }
   }

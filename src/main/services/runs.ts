@@ -5,7 +5,10 @@ import { isAbsolute, join, relative, resolve } from 'node:path'
 import { StudioError } from '../../shared/contract'
 import type {
   ConfusionMatrix,
+  EpochHistograms,
   EpochRecord,
+  FilterSnapshot,
+  LayerHistogram,
   RunCurves,
   RunRecord,
   RunSummary,
@@ -548,6 +551,40 @@ export class RunStore {
   }
 
   // -------------------------------------------------------------------------------------------
+  // Inspection (issue 18): what the trainer measured per epoch beside the metrics.
+
+  /** Records an epoch's histograms and filter snapshot, and/or an evaluation's true-class probabilities (epoch 'test' after the run). */
+  recordInspection(runId: number, epoch: number | 'test', data: { histograms?: LayerHistogram[]; filters?: FilterSnapshot | null; trueProbabilities?: Float32Array }): void {
+    this.requireRun(runId)
+    const e = epoch === 'test' ? 0 : epoch
+    if (!Number.isInteger(e) || e < 0) throw new StudioError('invalid_argument', `Epoch number ${epoch} of run ${runId} must be an integer >= 1.`)
+    this.write(`record the inspection data of run ${runId}`, () =>
+      this.db.transaction(() => {
+        if (data.histograms && e > 0) this.repo.insertInspection(runId, e, JSON.stringify(data.histograms), data.filters ? JSON.stringify(data.filters) : null)
+        const p = data.trueProbabilities
+        if (p) this.repo.insertTrueProbabilities(runId, e, Buffer.from(p.buffer, p.byteOffset, p.byteLength))
+      })()
+    )
+  }
+
+  histograms(runId: number): EpochHistograms[] {
+    this.requireRun(runId)
+    return this.read(() => this.repo.inspections(runId)).map((r) => ({ epoch: r.epoch, histograms: JSON.parse(r.histograms) as LayerHistogram[] }))
+  }
+
+  filters(runId: number): FilterSnapshot[] {
+    this.requireRun(runId)
+    return this.read(() => this.repo.inspections(runId)).flatMap((r) => (r.filters ? [JSON.parse(r.filters) as FilterSnapshot] : []))
+  }
+
+  /** Each example's probability of its true class, in the order of runs.predictions for the same evaluation. */
+  trueProbabilities(runId: number, epoch: number | 'test'): Float32Array {
+    this.requireRun(runId)
+    const blob = this.read(() => this.repo.trueProbabilities(runId, epoch === 'test' ? 0 : epoch))
+    if (!blob)
+      throw new StudioError('not_found', `Run ${runId} kept no probabilities for ${epoch === 'test' ? 'the test set' : `epoch ${epoch}`} (runs trained before this version did not).`)
+    return new Float32Array(blob.buffer.slice(blob.byteOffset, blob.byteOffset + blob.byteLength))
+  }
 
   private requireRun(runId: number): { status: string } {
     const status = this.read(() => this.repo.status(runId))

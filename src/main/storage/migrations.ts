@@ -114,5 +114,27 @@ export const migrations: Migration[] = [
       for (const col of ['best_val_acc', 'test_acc', 'test_loss', 'examples_per_sec', 'param_count'])
         db.exec(`CREATE INDEX runs_${col}_nulls_last ON runs((${col} IS NULL), ${col}, id)`)
     }
+  },
+  {
+    version: 4,
+    description: 'inspection (issue 18): per-epoch weight/gradient histograms and first-conv filters; each example\'s probability of its true class',
+    up: (db) => {
+      db.exec(`
+        CREATE TABLE epoch_inspection (
+          run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+          epoch INTEGER NOT NULL CHECK (epoch >= 1),
+          histograms TEXT NOT NULL,        -- LayerHistogram[] as JSON
+          filters TEXT,                    -- FilterSnapshot as JSON, NULL without a convolution
+          PRIMARY KEY (run_id, epoch)
+        );
+        -- epoch 0: the test evaluation; 1..: that epoch's validation examples, in prediction order.
+        CREATE TABLE true_probabilities (
+          run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+          epoch INTEGER NOT NULL CHECK (epoch >= 0),
+          probs BLOB NOT NULL,             -- float32 little-endian, one per example
+          PRIMARY KEY (run_id, epoch)
+        );
+      `)
+    }
   }
 ]

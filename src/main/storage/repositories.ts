@@ -286,4 +286,25 @@ export class RunsRepository {
   runIds(): Set<number> {
     return new Set(this.db.prepare('SELECT id FROM runs').pluck().all() as number[])
   }
+
+  // Inspection (issue 18, migration 4)
+  insertInspection(runId: number, epoch: number, histograms: string, filters: string | null): void {
+    this.db.prepare(`INSERT OR REPLACE INTO epoch_inspection (run_id, epoch, histograms, filters) VALUES (?, ?, ?, ?)`).run(runId, epoch, histograms, filters)
+  }
+
+  inspections(runId: number): { epoch: number; histograms: string; filters: string | null }[] {
+    return this.db.prepare(`SELECT epoch, histograms, filters FROM epoch_inspection WHERE run_id = ? ORDER BY epoch`).all(runId) as {
+      epoch: number
+      histograms: string
+      filters: string | null
+    }[]
+  }
+
+  insertTrueProbabilities(runId: number, epoch: number, probs: Buffer): void {
+    this.db.prepare(`INSERT OR REPLACE INTO true_probabilities (run_id, epoch, probs) VALUES (?, ?, ?)`).run(runId, epoch, probs)
+  }
+
+  trueProbabilities(runId: number, epoch: number): Buffer | undefined {
+    return this.db.prepare(`SELECT probs FROM true_probabilities WHERE run_id = ? AND epoch = ?`).pluck().get(runId, epoch) as Buffer | undefined
+  }
 }
