@@ -5,6 +5,7 @@ const suites: Record<string, () => Promise<{ run: () => Promise<Record<string, u
   data: () => import('./data'),
   store: () => import('./store'),
   predict: () => import('./predict'),
+  inspect: () => import('./inspect'),
   backends: () => import('./backends'),
   training: () => import('./training')
 }

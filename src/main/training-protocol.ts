@@ -3,7 +3,7 @@
 // each other. Plain JSON-safe values (typed arrays travel as base64), so the same messages cross
 // Node's fork IPC and Electron's utilityProcess port.
 import { constants as osConstants, setPriority } from 'node:os'
-import type { BackendReport, BatchPoint, BenchmarkResult, EpochRecord, PredictResult, RunRecord, TrainStartInfo } from '../shared/domain'
+import type { BackendReport, BatchPoint, BenchmarkResult, EpochRecord, InspectResult, PredictResult, RunRecord, TrainStartInfo } from '../shared/domain'
 import type { CheckpointKind, DatasetStyle, ModelSpec, TrainConfig } from '../shared/schemas'
 import type { ErrorCode } from '../shared/contract'
 
@@ -31,6 +31,8 @@ export interface PredictRun {
 export type PredictJob =
   | { kind: 'file'; fileName: string; /** base64 */ bytes: string; topK: number }
   | { kind: 'pixels'; /** base64 of count*size*size bytes */ images: string; count: number; size: number }
+  /** One image seen through the network (layer outputs, Grad-CAM, saliency): a dropped file or a dataset example's pixels. */
+  | { kind: 'inspect'; source: { fileName: string; /** base64 */ bytes: string } | { /** base64 of size*size bytes */ pixels: string; size: number }; classIndex: number | null }
 
 export type ToChild =
   | { type: 'start'; runId: number; config: TrainConfig; dataDir: string; stagingDir: string }
@@ -70,6 +72,7 @@ export type FromChild =
   /** base64 of count*numClasses float32 probabilities. */
   | { type: 'probabilities'; id: number; probabilities: string }
   | { type: 'predictFailed'; id: number; code: ErrorCode; message: string }
+  | { type: 'inspected'; id: number; result: InspectResult }
   | { type: 'evaluated'; test: TestResultMessage; style: string; format: string; backend: string; device: string | null; versions: Record<string, string> }
   | { type: 'evaluateFailed'; code: ErrorCode; message: string }
 

@@ -1,10 +1,11 @@
-// Predictions for the window (a dropped picture, a confusion cell's probabilities) run in a worker
-// process, never in the host: in the desktop app the host is Electron's main process, and a model
-// forward pass there (AlexNet: seconds on the JS backend) would freeze every window. One worker is
-// started on first use, keeps its loaded models between calls, and is stopped when idle; a worker
-// that dies fails only the calls in flight, and the next call starts a new one.
+// Predictions and inspections for the window (a dropped picture, a confusion cell's probabilities,
+// one image seen through every layer) run in a worker process, never in the host: in the desktop
+// app the host is Electron's main process, and a model forward pass there (AlexNet: seconds on the
+// JS backend) would freeze every window. One worker is started on first use, keeps its loaded
+// models between calls, and is stopped when idle; a worker that dies fails only the calls in
+// flight, and the next call starts a new one.
 import { StudioError, type ErrorCode } from '../../shared/contract'
-import type { PredictResult } from '../../shared/domain'
+import type { InspectResult, PredictResult } from '../../shared/domain'
 import type { CheckpointKind, DatasetStyle } from '../../shared/schemas'
 import { float32FromBase64, toBase64, type ChildHandle, type FromChild, type PredictJob, type Spawner } from '../training-protocol'
 import type { RunStore } from './runs'
@@ -20,7 +21,7 @@ export interface ModelWorkerOptions {
   timeoutMs?: number
 }
 
-type Answer = Extract<FromChild, { type: 'predicted' | 'probabilities' | 'predictFailed' }>
+type Answer = Extract<FromChild, { type: 'predicted' | 'probabilities' | 'inspected' | 'predictFailed' }>
 
 interface Pending {
   resolve(msg: Answer): void
@@ -66,12 +67,27 @@ export class ModelWorker {
     return float32FromBase64(answer.probabilities)
   }
 
+  /** One dropped file seen through the network: layer outputs, Grad-CAM and saliency for `classIndex` (null: the predicted class). */
+  async inspectFile(runId: number, weights: CheckpointKind, fileName: string, bytes: Uint8Array, classIndex: number | null): Promise<InspectResult> {
+    return this.inspected(await this.call(runId, weights, { kind: 'inspect', source: { fileName, bytes: toBase64(bytes) }, classIndex }))
+  }
+
+  /** One dataset example (size*size bytes, IDX convention) seen through the network. */
+  async inspectPixels(runId: number, weights: CheckpointKind, pixels: Uint8Array, size: number, classIndex: number | null): Promise<InspectResult> {
+    return this.inspected(await this.call(runId, weights, { kind: 'inspect', source: { pixels: toBase64(pixels), size }, classIndex }))
+  }
+
   close(): void {
     this.closed = true
     this.stop(new StudioError('unavailable', 'Conv Studio is shutting down.'))
   }
 
   // -------------------------------------------------------------------------------------------
+
+  private inspected(answer: Answer): InspectResult {
+    if (answer.type !== 'inspected') throw new StudioError('internal', `The model worker answered an inspection with '${answer.type}'.`)
+    return answer.result
+  }
 
   private async call(runId: number, weights: CheckpointKind, job: PredictJob): Promise<Answer> {
     if (this.closed) throw new StudioError('unavailable', 'Conv Studio is shutting down.')
@@ -96,7 +112,7 @@ export class ModelWorker {
     const child = this.spawn()
     this.child = child
     child.onMessage((msg) => {
-      if (msg.type !== 'predicted' && msg.type !== 'probabilities' && msg.type !== 'predictFailed') return
+      if (msg.type !== 'predicted' && msg.type !== 'probabilities' && msg.type !== 'inspected' && msg.type !== 'predictFailed') return
       const p = this.pending.get(msg.id)
       if (!p) return
       this.pending.delete(msg.id)

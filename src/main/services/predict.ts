@@ -11,6 +11,9 @@ import type { ModelSpec } from '../../shared/schemas'
 import { modelFromArtifacts, toInputTensor } from '../../core/models/io'
 import { NoInkError, preprocess, type PipelineImage, type PreprocessStyle } from '../../core/predict/pipeline'
 import { decodeImage, ImageDecodeError } from './image-decode'
+import { inspectImage } from '../../core/inspect/inspect'
+import { toInspectResult } from './inspect'
+import type { InspectResult } from '../../shared/domain'
 import { CheckpointError, readCheckpoint } from '../storage/checkpoint'
 import type { RunStore } from './runs'
 
@@ -96,6 +99,44 @@ export class Predictor {
       out.set(this.forward(m, images.subarray(start * size * size, (start + n) * size * size), n, size), start * classes)
     }
     return out
+  }
+
+  /**
+   * What the network sees in one image: a dropped file (preprocessed as predictFile does) or a
+   * dataset example's raw pixels (size x size bytes). `classIndex`: the class Grad-CAM explains.
+   */
+  async inspect(
+    runId: number,
+    weights: WeightsKind,
+    source: { fileName: string; bytes: Uint8Array } | { pixels: Uint8Array; size: number },
+    classIndex: number | null
+  ): Promise<InspectResult> {
+    const m = await this.load(runId, weights)
+    const started = performance.now()
+    let image: PipelineImage
+    if ('fileName' in source) {
+      const decoded = await decodeImage(source.fileName, source.bytes)
+      try {
+        const pre = preprocess(decoded.rgba, decoded.width, decoded.height, { style: m.style, size: SOURCE_SIZE })
+        image = { name: source.fileName, width: SOURCE_SIZE, height: SOURCE_SIZE, pixels: pre.input }
+      } catch (err) {
+        if (err instanceof NoInkError) throw new ImageDecodeError('no_ink', source.fileName, 'no ink found: nothing in the picture stands out from its background (a blank page?).')
+        throw err
+      }
+    } else {
+      if (!Number.isInteger(source.size) || source.size < 1 || source.pixels.length !== source.size * source.size)
+        throw new StudioError('invalid_argument', `inspect: ${source.pixels.length} bytes are not one ${source.size}x${source.size} image.`)
+      image = { name: 'example', width: source.size, height: source.size, pixels: source.pixels }
+    }
+    if (classIndex !== null && classIndex >= m.spec.numClasses)
+      throw new StudioError('invalid_argument', `Run ${runId} has ${m.spec.numClasses} classes; class ${classIndex} does not exist.`)
+    const x = toInputTensor(image.pixels, 1, image.width, m.spec)
+    try {
+      const r = inspectImage(m.model, m.spec, x, classIndex ?? undefined)
+      return toInspectResult(r, m.classes, image, performance.now() - started)
+    } finally {
+      x.dispose()
+    }
   }
 
   /** Forgets loaded models (all, or one run's), freeing their tensors. */
