@@ -46,7 +46,7 @@ function recorder(): Recorded & { callbacks: Parameters<typeof train>[2] } {
   }
 }
 
-const timing = ({ seconds: _s, examplesPerSec: _e, saveWeights: _w, ...rest }: EpochEnd) => rest
+const timing = ({ seconds: _s, examplesPerSec: _e, saveWeights: _w, saveState: _st, ...rest }: EpochEnd) => rest
 const pointValues = ({ examplesPerSec: _e, etaSeconds: _t, ...rest }: BatchPoint) => rest
 
 beforeAll(async () => {
