@@ -147,8 +147,8 @@ export function compareWithReference(spec: ModelSpec, o: CompareOptions = {}): C
     const a = mine.step.gradients(x, labels)
     const b = ref.step.gradients(x, labels)
     // Variable names differ between the two copies (tfjs makes them unique): pair them by position.
-    const mineNames = mine.model.trainableWeights.map((w) => w.read().name)
-    const refNames = ref.model.trainableWeights.map((w) => w.read().name)
+    const mineNames = mine.model.trainableWeights.map((w) => (w.read() as tf.Variable).name)
+    const refNames = ref.model.trainableWeights.map((w) => (w.read() as tf.Variable).name)
     // A bias just before batch norm has a gradient that is 0 in exact arithmetic: what both steps
     // compute for it is float noise, so it has no scale of its own to compare against. Such a
     // gradient must be noise in both (below 1e-4 of the model's largest); the rest compare relatively.
