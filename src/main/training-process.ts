@@ -83,10 +83,13 @@ async function runTraining(msg: Extract<ToChild, { type: 'start' }>): Promise<vo
           seconds: e.seconds,
           examplesPerSec: e.examplesPerSec
         }
-        send({ type: 'epoch', epoch, confusion: e.confusion, predictions: toBase64(e.predictions), isBest: e.isBest, checkpoints })
+        const inspection = e.inspection
+          ? { histograms: e.inspection.histograms, filters: e.inspection.filters, trueProbabilities: toBase64(e.inspection.trueProbabilities) }
+          : undefined
+        send({ type: 'epoch', epoch, confusion: e.confusion, predictions: toBase64(e.predictions), isBest: e.isBest, checkpoints, ...(inspection ? { inspection } : {}) })
       }
     },
-    { signal: abort.signal }
+    { signal: abort.signal, inspection: true }
   )
   send({
     type: 'done',
@@ -103,7 +106,8 @@ async function runTraining(msg: Extract<ToChild, { type: 'start' }>): Promise<vo
           precision: result.test.precision,
           recall: result.test.recall,
           predictions: toBase64(result.test.predictions),
-          labels: toBase64(data.test.labels.subarray(0, result.test.predictions.length))
+          labels: toBase64(data.test.labels.subarray(0, result.test.predictions.length)),
+          ...(result.test.trueProbabilities ? { trueProbabilities: toBase64(result.test.trueProbabilities) } : {})
         }
       : null
   })

@@ -3,7 +3,7 @@
 // each other. Plain JSON-safe values (typed arrays travel as base64), so the same messages cross
 // Node's fork IPC and Electron's utilityProcess port.
 import { constants as osConstants, setPriority } from 'node:os'
-import type { BackendReport, BatchPoint, BenchmarkResult, EpochRecord, InspectResult, PredictResult, RunRecord, TrainStartInfo } from '../shared/domain'
+import type { BackendReport, BatchPoint, BenchmarkResult, EpochRecord, FilterSnapshot, InspectResult, LayerHistogram, PredictResult, RunRecord, TrainStartInfo } from '../shared/domain'
 import type { CheckpointKind, DatasetStyle, ModelSpec, TrainConfig } from '../shared/schemas'
 import type { ErrorCode } from '../shared/contract'
 
@@ -16,6 +16,16 @@ export interface TestResultMessage {
   /** base64 of one byte per test example. */
   predictions: string
   labels: string
+  /** base64 float32, one per test example: its probability of its true class (issue 18). */
+  trueProbabilities?: string
+}
+
+/** What an epoch keeps for the inspection views (issue 18); absent from workers that do not record it. */
+export interface EpochInspectionMessage {
+  histograms: LayerHistogram[]
+  filters: FilterSnapshot | null
+  /** base64 float32, one per validation example, in `predictions` order. */
+  trueProbabilities: string
 }
 
 /** The run a prediction uses, as the host knows it: the worker reads the weights, never the database. */
@@ -55,6 +65,7 @@ export type FromChild =
       predictions: string
       isBest: boolean
       checkpoints: { kind: CheckpointKind; stagedDir: string }[]
+      inspection?: EpochInspectionMessage
     }
   | {
       type: 'done'

@@ -11,7 +11,7 @@
 //    without the gradient tape where it covers the model's layers, else the tape with cheap levers.
 //  * The loop yields to the event loop every few milliseconds, so a cancel message can arrive.
 import * as tf from '@tensorflow/tfjs'
-import type { BatchPoint, EpochRecord, TrainStartInfo } from '../../shared/domain'
+import type { BatchPoint, EpochRecord, FilterSnapshot, LayerHistogram, TrainStartInfo } from '../../shared/domain'
 import type { ModelSpec, TrainConfig, TrainConfigInput } from '../../shared/schemas'
 import { TrainConfigSchema } from '../../shared/schemas'
 import type { DatasetArrays, ImageSet } from '../data/types'
@@ -23,6 +23,7 @@ import { validateSpec } from '../models/spec'
 import { classMetrics, confusionMatrix } from '../metrics/classification'
 import { learningRateAt } from './schedule'
 import { makeTrainStep, type StepKind } from './step'
+import { firstConvFilters, weightAndGradientHistograms } from '../inspect/histograms'
 import { loadWeightsInto, readDropoutCalls, readOptimizerState, restoreDropoutCalls, restoreOptimizerState, weightsFromArtifacts, type TrainState } from './resume-state'
 
 export interface EpochEnd extends EpochRecord {
@@ -33,6 +34,16 @@ export interface EpochEnd extends EpochRecord {
   saveWeights: () => Promise<tf.io.ModelArtifacts>
   /** What an exact resume from the end of this epoch needs beyond the weights (resume-state.ts). */
   saveState: () => Promise<TrainState>
+  /** With options.inspection only: what the inspection views keep per epoch (issue 18). */
+  inspection?: EpochInspection
+}
+
+export interface EpochInspection {
+  /** Kernel weights and their loss gradient on a fixed probe batch of training examples. */
+  histograms: LayerHistogram[]
+  filters: FilterSnapshot | null
+  /** Each validation example's probability of its true class, in `predictions` order. */
+  trueProbabilities: Float32Array
 }
 
 export interface TrainCallbacks {
@@ -50,6 +61,8 @@ export interface TestEvaluation {
   precision: (number | null)[]
   recall: (number | null)[]
   predictions: Uint8Array
+  /** With options.inspection only: each test example's probability of its true class. */
+  trueProbabilities?: Float32Array
 }
 
 export interface TrainResult {
@@ -76,6 +89,8 @@ export interface TrainOptions {
   resume?: { state: TrainState; weights: tf.io.ModelArtifacts; best: tf.io.ModelArtifacts | null }
   /** Start from these weights instead of the seeded initialisation (fine-tune); same shapes. */
   initialWeights?: tf.io.ModelArtifacts
+  /** Also record histograms, first-conv filters and true-class probabilities (EpochEnd.inspection, test.trueProbabilities). */
+  inspection?: boolean
 }
 
 export class TrainError extends Error {
@@ -149,11 +164,16 @@ interface Evaluation {
   loss: number
   acc: number
   predictions: Uint8Array
+  trueProbabilities: Float32Array | null
 }
 
+/** Examples in the batch whose gradients the per-epoch histograms show (a fixed slice of the training set). */
+const PROBE_EXAMPLES = 128
+
 /** Null when the signal aborted part way (AlexNet's 10k test images take minutes on a CPU). */
-async function evaluate(model: tf.LayersModel, set: DeviceSet, spec: ModelSpec, chunk: number, signal?: AbortSignal): Promise<Evaluation | null> {
+async function evaluate(model: tf.LayersModel, set: DeviceSet, spec: ModelSpec, chunk: number, signal?: AbortSignal, withTrue = false): Promise<Evaluation | null> {
   const predictions = new Uint8Array(set.count)
+  const trueProbabilities = withTrue ? new Float32Array(set.count) : null
   let lossSum = 0
   let lastYield = performance.now()
   for (let start = 0; start < set.count; start += chunk) {
@@ -163,20 +183,23 @@ async function evaluate(model: tf.LayersModel, set: DeviceSet, spec: ModelSpec, 
     }
     if (signal?.aborted) return null
     const size = Math.min(chunk, set.count - start)
-    const [lossT, predT] = tf.tidy(() => {
+    const [lossT, predT, trueT] = tf.tidy(() => {
       const x = resizeTo(tf.slice(set.x, [start, 0, 0, 0], [size, -1, -1, -1]) as tf.Tensor4D, spec.inputSize)
       const y = tf.slice(set.y, [start], [size])
       const logits = model.apply(x, { training: false }) as tf.Tensor2D
-      const loss = tf.losses.softmaxCrossEntropy(tf.oneHot(y, spec.numClasses), logits, undefined, 0, tf.Reduction.SUM)
-      return [loss, tf.argMax(logits, 1)]
+      const oneHot = tf.oneHot(y, spec.numClasses)
+      const loss = tf.losses.softmaxCrossEntropy(oneHot, logits, undefined, 0, tf.Reduction.SUM)
+      const truth = withTrue ? tf.sum(tf.mul(tf.softmax(logits), oneHot), 1) : null
+      return truth ? [loss, tf.argMax(logits, 1), truth] : [loss, tf.argMax(logits, 1)]
     })
     lossSum += (lossT.dataSync() as Float32Array)[0]
     predictions.set(predT.dataSync() as Int32Array, start)
-    tf.dispose([lossT, predT])
+    if (trueT && trueProbabilities) trueProbabilities.set(trueT.dataSync() as Float32Array, start)
+    tf.dispose([lossT, predT, ...(trueT ? [trueT] : [])])
   }
   let right = 0
   for (let i = 0; i < set.count; i++) if (predictions[i] === set.labels[i]) right++
-  return { loss: set.count ? lossSum / set.count : 0, acc: set.count ? right / set.count : 0, predictions }
+  return { loss: set.count ? lossSum / set.count : 0, acc: set.count ? right / set.count : 0, predictions, trueProbabilities }
 }
 
 function snapshot(model: tf.LayersModel): tf.Tensor[] {
@@ -215,6 +238,7 @@ export async function train(
   let model: tf.LayersModel | null = null
   let optimizer: tf.Optimizer | null = null
   let best: tf.Tensor[] | null = null
+  let probe: { x: tf.Tensor4D; y: tf.Tensor1D } | null = null
   try {
     full = upload(data.train, config.trainLimit)
     if (config.validation.source === 'split') {
@@ -252,6 +276,17 @@ export async function train(
     const batchSize = Math.min(config.batchSize, trainSet.count)
     const steps = Math.ceil(trainSet.count / batchSize)
     const chunk = evalChunk(spec, config.batchSize)
+    const inspecting = options.inspection === true
+    if (inspecting) {
+      const n = Math.min(PROBE_EXAMPLES, trainSet.count)
+      const ts = trainSet
+      probe = tf.tidy(() => ({
+        x: resizeTo(tf.slice(ts.x, [0, 0, 0, 0], [n, -1, -1, -1]) as tf.Tensor4D, spec.inputSize),
+        y: tf.slice(ts.y, [0], [n]) as tf.Tensor1D
+      }))
+      tf.keep(probe.x)
+      tf.keep(probe.y)
+    }
     // Weight decay covers kernels and biases alike, as PyTorch's weight_decay does.
     const step = makeTrainStep(model, optimizer, { numClasses: classes, weightDecay: config.weightDecay, kind: options.step })
     options.onStepKind?.(step.kind, step.fallbackReason)
@@ -361,7 +396,7 @@ export async function train(
       trainedExamples += epochExamples
       trainSeconds += seconds
 
-      const val = await evaluate(model, valSet, spec, chunk, signal)
+      const val = await evaluate(model, valSet, spec, chunk, signal, inspecting)
       if (val === null) {
         status = 'cancelled'
         break
@@ -388,6 +423,10 @@ export async function train(
       }
       const m = model
       const opt = optimizer
+      const inspection: EpochInspection | undefined =
+        probe && val.trueProbabilities
+          ? { histograms: weightAndGradientHistograms(m, spec, probe.x, probe.y), filters: firstConvFilters(m, spec, epoch), trueProbabilities: val.trueProbabilities }
+          : undefined
       await callbacks.onEpoch?.({
         ...record,
         confusion: confusionMatrix(valSet.labels, val.predictions, classes),
@@ -404,7 +443,8 @@ export async function train(
           sinceBest,
           trainedExamples,
           trainSeconds
-        })
+        }),
+        ...(inspection ? { inspection } : {})
       })
       if (signal?.aborted) {
         status = 'cancelled'
@@ -417,11 +457,11 @@ export async function train(
     let test: TestEvaluation | null = null
     if (status === 'completed' && epochsDone > 0) {
       if (best) model.setWeights(best)
-      const ev = await evaluate(model, testSet, spec, chunk, signal)
+      const ev = await evaluate(model, testSet, spec, chunk, signal, inspecting)
       if (ev === null) return { status: 'cancelled', epochsDone, bestEpoch, bestValAcc, examplesPerSec: trainSeconds > 0 ? trainedExamples / trainSeconds : 0, test: null }
       const confusion = confusionMatrix(testSet.labels, ev.predictions, classes)
       const { precision, recall } = classMetrics(confusion)
-      test = { loss: ev.loss, acc: ev.acc, confusion, precision, recall, predictions: ev.predictions }
+      test = { loss: ev.loss, acc: ev.acc, confusion, precision, recall, predictions: ev.predictions, ...(ev.trueProbabilities ? { trueProbabilities: ev.trueProbabilities } : {}) }
     }
     return {
       status,
@@ -434,6 +474,7 @@ export async function train(
   } finally {
     tf.dispose(owned)
     if (best) tf.dispose(best)
+    if (probe) tf.dispose([probe.x, probe.y])
     const sameVal = valSet === testSet
     disposeSet(full)
     disposeSet(trainSet)

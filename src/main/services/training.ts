@@ -9,7 +9,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { StudioError } from '../../shared/contract'
 import type { ActiveRun, BatchEvent, EpochRecord, RunRecord, RunStatusEvent, StepPoint, TrainStartInfo } from '../../shared/domain'
 import type { TrainConfig } from '../../shared/schemas'
-import { fromBase64, lowerPriority, omitType, type ChildHandle, type FromChild, type Spawner, type ToChild } from '../training-protocol'
+import { float32FromBase64, fromBase64, lowerPriority, omitType, type ChildHandle, type FromChild, type Spawner, type ToChild } from '../training-protocol'
 import type { RunStore } from './runs'
 
 /** The entry as source, run through tsx (Node hosts: web mode, CLI, tests). */
@@ -311,14 +311,21 @@ export class TrainingHost {
       case 'epoch':
         this.flushSteps(s)
         this.runs.recordEpoch(s.runId, msg.epoch, msg.confusion, fromBase64(msg.predictions), msg.checkpoints)
+        if (msg.inspection) {
+          const i = msg.inspection
+          this.recordInspection(s.runId, msg.epoch.epoch, { histograms: i.histograms, filters: i.filters, trueProbabilities: float32FromBase64(i.trueProbabilities) })
+        }
         s.epochs.push(msg.epoch)
         this.emit({ type: 'epoch', runId: s.runId, epoch: msg.epoch })
         return
       case 'done': {
         this.flushSteps(s)
-        const test = msg.test
-          ? { ...msg.test, predictions: fromBase64(msg.test.predictions), labels: fromBase64(msg.test.labels) }
-          : null
+        let test = null
+        if (msg.test) {
+          const { trueProbabilities, ...rest } = msg.test
+          test = { ...rest, predictions: fromBase64(rest.predictions), labels: fromBase64(rest.labels) }
+          if (trueProbabilities) this.recordInspection(s.runId, 'test', { trueProbabilities: float32FromBase64(trueProbabilities) })
+        }
         this.settle(s, {
           status: msg.status,
           bestEpoch: msg.bestEpoch,
@@ -352,6 +359,15 @@ export class TrainingHost {
     }
     this.active.delete(s.runId)
     this.pump()
+  }
+
+  /** Inspection data is an extra: a failure to keep it is logged, never the end of the run. */
+  private recordInspection(runId: number, epoch: number | 'test', data: Parameters<RunStore['recordInspection']>[2]): void {
+    try {
+      this.runs.recordInspection(runId, epoch, data)
+    } catch (err) {
+      console.error(`[training] run ${runId}: could not keep the inspection data of ${epoch === 'test' ? 'the test set' : `epoch ${epoch}`}: ${(err as Error).message}`)
+    }
   }
 
   private flushSteps(s: ActiveState): void {
