@@ -4,7 +4,7 @@
 // backend probes and benchmarks. Started by Node's child_process.fork (through tsx) or, in the
 // Electron build, by utilityProcess.fork; both deliver the same messages.
 import { join } from 'node:path'
-import { writeCheckpoint } from './storage/checkpoint'
+import { readCheckpoint, readTrainState, writeCheckpoint, writeTrainState } from './storage/checkpoint'
 import { lowerPriority, toBase64, fromBase64, type FromChild, type PredictRun, type ToChild } from './training-protocol'
 import { Predictor } from './services/predict'
 import { StudioError } from '../shared/contract'
@@ -47,9 +47,20 @@ function errorText(err: unknown): string {
 const abort = new AbortController()
 let busy = false
 
+/** The last checkpoint with its training state, and the best one when it is another epoch's. */
+function loadResume(r: { lastDir: string; bestDir: string }) {
+  const state = readTrainState(r.lastDir)
+  if (!state) throw new StudioError('conflict', 'This run was recorded before runs kept their optimizer state, so it cannot continue exactly; train it again instead.')
+  const weights = readCheckpoint(r.lastDir)
+  const best = state.bestEpoch === state.epoch ? null : readCheckpoint(r.bestDir)
+  return { state, weights, best }
+}
+
 async function runTraining(msg: Extract<ToChild, { type: 'start' }>): Promise<void> {
   const store = new DatasetStore({ dataDir: msg.dataDir })
   const data = await store.load(msg.config.dataset)
+  // A browser-GPU run trains in a page's worker, never here (services route it there).
+  if (msg.config.backend === 'browser-webgpu') throw new StudioError('invalid_argument', "This run trains in a browser's GPU: start it from the web UI.")
   const selected = await selectBackend(msg.config.backend)
   send({
     type: 'started',
@@ -58,6 +69,8 @@ async function runTraining(msg: Extract<ToChild, { type: 'start' }>): Promise<vo
     versions: selected.versions,
     reason: selected.report.reason
   })
+  const resume = msg.resume ? loadResume(msg.resume) : undefined
+  const initialWeights = msg.initFrom ? readCheckpoint(msg.initFrom.dir) : undefined
   const result = await train(
     msg.config,
     data,
@@ -72,6 +85,8 @@ async function runTraining(msg: Extract<ToChild, { type: 'start' }>): Promise<vo
         for (const kind of kinds) {
           const dir = join(msg.stagingDir, `epoch-${e.epoch}-${kind}`)
           writeCheckpoint(dir, artifacts)
+          // Only the last epoch's state is ever resumed from.
+          if (kind === 'last') writeTrainState(dir, await e.saveState())
           checkpoints.push({ kind, stagedDir: dir })
         }
         const epoch = {
@@ -89,7 +104,7 @@ async function runTraining(msg: Extract<ToChild, { type: 'start' }>): Promise<vo
         send({ type: 'epoch', epoch, confusion: e.confusion, predictions: toBase64(e.predictions), isBest: e.isBest, checkpoints, ...(inspection ? { inspection } : {}) })
       }
     },
-    { signal: abort.signal, inspection: true }
+    { signal: abort.signal, resume, initialWeights, inspection: true }
   )
   send({
     type: 'done',

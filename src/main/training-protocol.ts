@@ -45,7 +45,17 @@ export type PredictJob =
   | { kind: 'inspect'; source: { fileName: string; /** base64 */ bytes: string } | { /** base64 of size*size bytes */ pixels: string; size: number }; classIndex: number | null }
 
 export type ToChild =
-  | { type: 'start'; runId: number; config: TrainConfig; dataDir: string; stagingDir: string }
+  | {
+      type: 'start'
+      runId: number
+      config: TrainConfig
+      dataDir: string
+      stagingDir: string
+      /** Continue the run after its last finished epoch: its 'last' folder (weights + train state) and 'best' folder. */
+      resume?: { lastDir: string; bestDir: string }
+      /** Fine-tune: start from the weights in this checkpoint folder (another run's, same shapes). */
+      initFrom?: { dir: string }
+    }
   | { type: 'cancel' }
   | { type: 'probe' }
   | { type: 'benchmark'; seconds: number }
@@ -92,12 +102,14 @@ export interface ChildHandle {
   readonly pid: number | undefined
   send(msg: ToChild): void
   onMessage(fn: (msg: FromChild) => void): void
-  /** Called once; `signal` is the name of the signal that ended it, if one did. */
-  onExit(fn: (code: number | null, signal: string | null) => void): void
+  /** Called once; `signal` is the name of the signal that ended it, if one did. `interrupted`: a worker
+      that was cut off from outside (a browser tab closed, a GPU device lost) says why, and the run
+      ends 'interrupted' with that sentence instead of 'failed'. */
+  onExit(fn: (code: number | null, signal: string | null, interrupted?: string) => void): void
   kill(signal?: NodeJS.Signals): void
 }
 
-/** Starts a worker process. Electron passes one built on utilityProcess.fork. */
+/** Starts a worker process (Electron passes one built on utilityProcess.fork), or a browser worker (transports/browser-worker.ts). */
 export type Spawner = () => ChildHandle
 
 export function toBase64(bytes: Uint8Array | Float32Array): string {

@@ -14,6 +14,7 @@ import {
   TagListSchema,
   TrainConfigSchema
 } from './schemas'
+import { SweepRefSchema, SweepSpecSchema, type SweepDetail, type SweepInfo } from './sweeps'
 import type { BrowserGpuInfo, ToWorker } from './browser-gpu'
 
 /** Declares a method: its argument schema, and (as a phantom type) its result. */
@@ -68,8 +69,17 @@ export const methods = {
   ),
 
   'training.start': method<D.RunRecord>()(
-    z.object({ config: TrainConfigSchema, name: z.string().max(120).optional() }).strict()
+    z
+      .object({
+        config: TrainConfigSchema,
+        name: z.string().max(120).optional(),
+        /** Fine-tune: start from this run's best weights (same shapes) instead of a fresh initialisation. */
+        initFrom: RunIdSchema.optional()
+      })
+      .strict()
   ),
+  /** Continues an interrupted, cancelled or failed run in place (same id) after its last finished epoch. */
+  'training.resume': method<D.RunRecord>()(runRef),
   'training.cancel': method<D.RunStatusEvent>()(runRef),
   /** Runs queued or training now, with what they logged so far: a reloaded page resumes from this. */
   'training.active': method<D.ActiveRun[]>()(none),
@@ -183,6 +193,13 @@ export const methods = {
       })
       .strict()
   ),
+
+  /** Queues a sweep's runs (grid x random trials x seeds) under one sweep; a bad value refuses it all, nothing queued. */
+  'sweeps.start': method<SweepDetail>()(SweepSpecSchema),
+  'sweeps.list': method<SweepInfo[]>()(none),
+  'sweeps.get': method<SweepDetail>()(SweepRefSchema),
+  /** Cancels the sweep's queued and training runs. */
+  'sweeps.cancel': method<SweepDetail>()(SweepRefSchema),
 
   'predict.image': method<D.PredictResult>()(
     z

@@ -12,11 +12,13 @@
 //  * The loop yields to the event loop every few milliseconds, so a cancel message can arrive.
 import * as tf from '@tensorflow/tfjs'
 import type { BatchPoint, EpochRecord, FilterSnapshot, LayerHistogram, TrainStartInfo } from '../../shared/domain'
-import type { ModelSpec, TrainConfig, TrainConfigInput } from '../../shared/schemas'
+import type { ModelSpec, Normalize, TrainConfig, TrainConfigInput } from '../../shared/schemas'
 import { TrainConfigSchema } from '../../shared/schemas'
 import type { DatasetArrays, ImageSet } from '../data/types'
 import { splitIndices } from '../data/split'
-import { epochOrder } from '../data/batches'
+import { createRng, epochOrder } from '../data/batches'
+import { augmentBatch, normalizeBatch } from '../data/augment'
+import { channelStats } from '../data/normalise'
 import { buildModel } from '../models/build'
 import { modelToArtifacts, resizeTo } from '../models/io'
 import { validateSpec } from '../models/spec'
@@ -108,15 +110,16 @@ interface DeviceSet {
   count: number
 }
 
-function upload(set: ImageSet, limit: number | null): DeviceSet {
+function upload(set: ImageSet, limit: number | null, normalize: Normalize | 'dataset' | null = null): DeviceSet {
   const count = limit === null ? set.count : Math.min(limit, set.count)
-  const pixels = set.height * set.width
+  const channels = set.channels ?? 1
+  const pixels = set.height * set.width * channels
   if (set.images.length < count * pixels || set.labels.length < count) {
     throw new TrainError(`dataset holds ${set.labels.length} labels / ${set.images.length} bytes, fewer than ${count} images of ${set.height}x${set.width}`)
   }
   const labels = set.labels.subarray(0, count)
   const x = tf.tidy(() =>
-    tf.div(tf.tensor4d(Float32Array.from(set.images.subarray(0, count * pixels)), [count, set.height, set.width, 1]), 255)
+    normalizeBatch(tf.div(tf.tensor4d(Float32Array.from(set.images.subarray(0, count * pixels)), [count, set.height, set.width, channels]), 255) as tf.Tensor4D, normalize)
   ) as tf.Tensor4D
   const y = tf.tensor1d(Int32Array.from(labels), 'int32')
   return { x, y, labels, count }
@@ -226,6 +229,13 @@ export async function train(
   if (data.train.height !== data.train.width || data.test.height !== data.train.height || data.test.width !== data.train.width) {
     throw new TrainError(`dataset '${data.id}' images must be square and the same size in train and test`)
   }
+  if ((data.train.channels ?? 1) !== spec.inputChannels) {
+    throw new TrainError(`dataset '${data.id}' has ${data.train.channels ?? 1}-channel images but the model takes ${spec.inputChannels}`)
+  }
+  // Seeded apart from the data order and dropout: switching augmentation on changes nothing else.
+  const augmentRng = createRng((config.seed ^ 0x5eed) >>> 0)
+  // The host resolves 'dataset' before queueing (so the run stores the numbers); direct callers get the same numbers here.
+  if (config.normalize === 'dataset') config.normalize = channelStats(data.train)
   const signal = options.signal
   const pointsPerEpoch = Math.max(1, Math.floor(options.pointsPerEpoch ?? 20))
   const classes = spec.numClasses
@@ -240,7 +250,7 @@ export async function train(
   let best: tf.Tensor[] | null = null
   let probe: { x: tf.Tensor4D; y: tf.Tensor1D } | null = null
   try {
-    full = upload(data.train, config.trainLimit)
+    full = upload(data.train, config.trainLimit, config.normalize)
     if (config.validation.source === 'split') {
       const split = splitIndices(full.labels, config.validation.fraction, config.seed, config.validation.stratified)
       if (split.train.length === 0 || split.val.length === 0) {
@@ -250,11 +260,11 @@ export async function train(
       valSet = subset(full, split.val)
       disposeSet(full)
       full = null
-      testSet = upload(data.test, null)
+      testSet = upload(data.test, null, config.normalize)
     } else {
       trainSet = full
       full = null
-      testSet = upload(data.test, null)
+      testSet = upload(data.test, null, config.normalize)
       valSet = testSet
     }
 
@@ -268,7 +278,7 @@ export async function train(
         await restoreOptimizerState(optimizer, resume.state.optimizer)
         restoreDropoutCalls(model, resume.state.dropoutCalls)
       } else if (options.initialWeights) {
-        loadWeightsInto(model, options.initialWeights, 'the starting weights')
+        loadWeightsInto(model, options.initialWeights, 'the other run')
       }
     } catch (err) {
       throw new TrainError(`${resume ? 'cannot continue from the saved state' : 'cannot start from those weights'}: ${(err as Error).message}`)
@@ -350,7 +360,7 @@ export async function train(
         const ts = trainSet
         const next = tf.tidy(() => {
           const idx = tf.slice(orderT, [start], [size])
-          const x = resizeTo(tf.gather(ts.x, idx) as tf.Tensor4D, spec.inputSize)
+          const x = resizeTo(augmentBatch(tf.gather(ts.x, idx) as tf.Tensor4D, config.augment, config.normalize, augmentRng), spec.inputSize)
           const yIdx = tf.gather(ts.y, idx) as tf.Tensor1D
           const { loss, correct } = step.run(x, yIdx)
           const both = tf.stack([tf.mul(loss, size), correct]) as tf.Tensor1D

@@ -3,7 +3,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander'
 import cliProgress from 'cli-progress'
 import type { RunRecord } from '../../shared/domain'
-import { TrainConfigSchema, type Schedule, type TrainConfigInput } from '../../shared/schemas'
+import { TrainConfigSchema, type Schedule, type TrainConfig, type TrainConfigInput } from '../../shared/schemas'
 import { getPreset, presets } from '../../core/models/presets'
 import { bufferCount, formatBuffers, formatSummary, summarize } from '../../core/models/summary'
 import { defaultDataDir } from '../paths'
@@ -30,6 +30,8 @@ interface TrainFlags {
   trainLimit?: number
   name?: string
   json?: boolean
+  resume?: number
+  initFrom?: number
 }
 
 function number(what: string, opts: { int?: boolean; min?: number; max?: number } = {}) {
@@ -97,9 +99,24 @@ function formatEta(seconds: number | null): string {
 
 async function runTrain(flags: TrainFlags, cmd: Command): Promise<number> {
   const globals = cmd.optsWithGlobals<{ dataDir?: string }>()
-  const parsed = TrainConfigSchema.safeParse(configFromFlags(flags))
-  if (!parsed.success) throw new CliUsageError(zodMessage(parsed.error, 'train'))
-  const config = parsed.data
+  const resumeId = flags.resume
+  if (resumeId !== undefined && flags.initFrom !== undefined) throw new CliUsageError('--resume continues a run; --init-from starts a new one: give one of them.')
+  let config: TrainConfig
+  let services: Awaited<ReturnType<typeof createServices>> | null = null
+  if (resumeId === undefined) {
+    const parsed = TrainConfigSchema.safeParse(configFromFlags(flags))
+    if (!parsed.success) throw new CliUsageError(zodMessage(parsed.error, 'train'))
+    config = parsed.data
+  } else {
+    // The run's own config: the other training options do not apply to a resume.
+    services = await createServices({ dataDir: globals.dataDir ?? defaultDataDir(), host: 'cli' })
+    const got = await services.handle('runs.get', { runId: resumeId })
+    if (!got.ok) {
+      await services.close()
+      throw new Error(got.error.message)
+    }
+    config = (got.value as RunRecord).config
+  }
   const json = flags.json === true
   const out = (obj: Record<string, unknown>) => process.stdout.write(JSON.stringify(obj) + '\n')
 
@@ -112,7 +129,7 @@ async function runTrain(flags: TrainFlags, cmd: Command): Promise<number> {
     const line = formatBuffers(config.spec)
     if (line) console.log(line)
   }
-  const services = await createServices({ dataDir: globals.dataDir ?? defaultDataDir(), host: 'cli' })
+  services ??= await createServices({ dataDir: globals.dataDir ?? defaultDataDir(), host: 'cli' })
   let bar: cliProgress.SingleBar | null = null
   let stepsPerEpoch = 1
   let runId: number | null = null
@@ -193,11 +210,20 @@ async function runTrain(flags: TrainFlags, cmd: Command): Promise<number> {
 
   let run: RunRecord
   try {
-    const reply = await services.handle('training.start', { config, ...(flags.name ? { name: flags.name } : {}) })
+    const reply =
+      resumeId !== undefined
+        ? await services.handle('training.resume', { runId: resumeId })
+        : await services.handle('training.start', {
+            config,
+            ...(flags.name ? { name: flags.name } : {}),
+            ...(flags.initFrom !== undefined ? { initFrom: flags.initFrom } : {})
+          })
     // A config the host refuses is a usage error; a disk that is full or a dataset that is missing is a failure.
     if (!reply.ok) throw reply.error.code === 'invalid_argument' ? new CliUsageError(reply.error.message) : new Error(reply.error.message)
-    runId = (reply.value as RunRecord).id
-    if (json) out({ event: 'created', runId })
+    const started = reply.value as RunRecord
+    runId = started.id
+    if (json) out(resumeId !== undefined ? { event: 'resumed', runId, fromEpoch: started.epochsDone } : { event: 'created', runId })
+    else if (resumeId !== undefined) console.log(`Run ${runId} resumes after epoch ${started.epochsDone} of ${started.epochsPlanned}`)
     else console.log(`Run ${runId} created in ${services.dataDir}`)
     run = await services.training.whenFinished(runId)
   } finally {
@@ -238,10 +264,9 @@ async function runTrain(flags: TrainFlags, cmd: Command): Promise<number> {
   return 1
 }
 
-export function register(program: Command): void {
-  program
-    .command('train')
-    .description("train a model and record the run (defaults: the preset's recommended settings, d2l's for lenet5)")
+/** The options a run's config is made of, shared with `conv-studio sweep` (whose keys are these names). */
+export function addTrainOptions(cmd: Command): Command {
+  return cmd
     .option('--model <preset>', `model preset (${presets.map((p) => p.id).join(', ')})`, 'lenet5')
     .option('--dataset <id|folder>', 'catalog dataset id, or a folder holding the four IDX files', 'fashion-mnist')
     .addOption(new Option('--optimizer <name>', 'optimizer').choices(['sgd', 'adam']))
@@ -257,8 +282,14 @@ export function register(program: Command): void {
     .addOption(new Option('--backend <name>', 'tfjs backend').choices(['auto', 'tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu']).default('auto'))
     .option('--patience <epochs>', 'stop early after this many epochs without a better validation accuracy', number('--patience', { int: true, min: 1 }))
     .option('--train-limit <n>', 'use only the first N training examples', number('--train-limit', { int: true, min: 1 }))
+}
+
+export function register(program: Command): void {
+  addTrainOptions(program.command('train').description("train a model and record the run (defaults: the preset's recommended settings, d2l's for lenet5)"))
     .option('--name <name>', 'run name')
     .option('--json', 'print one JSON object per event; the last holds the final metrics and the run id')
+    .option('--resume <runId>', 'continue an interrupted, cancelled or failed run in place after its last finished epoch (its own settings; the other options do not apply)', number('--resume', { int: true, min: 1 }))
+    .option('--init-from <runId>', "fine-tune: start from that run's best weights (same model shapes) instead of a fresh initialisation", number('--init-from', { int: true, min: 1 }))
     .action(async (flags: TrainFlags, cmd: Command) => {
       const code = await runTrain(flags, cmd)
       process.exitCode = code

@@ -26,10 +26,13 @@ import { DatasetStore } from './datasets'
 import { ModelWorker } from './model-worker'
 import { createInspector } from './inspect'
 import { checkRunStart } from './run-start'
+import { SweepService } from './sweeps'
 import { TrainingHost, nodeSpawner, runChildJob, type HostEvent } from './training'
 import { omitType, type Spawner } from '../training-protocol'
 import { importModel, runPredictions } from '../interop/import-run'
 import { exportWeights } from '../interop/export'
+import { createBrowserWorkers, type BrowserWorkers } from '../transports/browser-worker'
+import { BROWSER_WEBGPU } from '../../shared/browser-gpu'
 
 export type HostKind = 'electron' | 'web' | 'cli'
 
@@ -60,6 +63,9 @@ export interface Services {
   readonly runs: RunStore
   readonly datasets: DatasetStore
   readonly training: TrainingHost
+  readonly sweeps: SweepService
+  /** Browser windows whose WebGPU trains runs (config.backend 'browser-webgpu'). */
+  readonly browserWorkers: BrowserWorkers
   readonly dataDir: string
   close(): Promise<void>
 }
@@ -115,10 +121,12 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
   const styleOf = async (id: string) => (await datasets.list()).find((d) => d.id === id)?.style ?? 'digits'
   const models = new ModelWorker({ runs, spawn, styleOf })
   const inspector = createInspector({ runs, datasets, models })
+  const browserWorkers = createBrowserWorkers({ loadDataset: (id) => datasets.load(id) })
   const training = new TrainingHost({
     runs,
     dataDir,
     spawn,
+    spawnFor: (config) => (config.backend === BROWSER_WEBGPU ? browserWorkers.spawner : null),
     maxConcurrent: opts.maxConcurrent,
     batchEventsPerSecond: opts.batchEventsPerSecond,
     cancelGraceMs: opts.cancelGraceMs
@@ -135,6 +143,8 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     publish('datasets.changed', { datasetId: info.id })
     return info
   }
+
+  const sweeps = new SweepService(runs.db, runs, training, (config) => checkRunStart(datasets, config))
 
   let reportCache: BackendReport | null = null
   const downloads = new Map<string, AbortController>()
@@ -164,7 +174,17 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     },
     'backends.benchmark': async (a) =>
       (await runChildJob(spawn, { type: 'benchmark', seconds: a.seconds }, 'benchmark', (a.seconds * 8 + 120) * 1000)).results,
-    'training.start': async (a) => training.start(a.config, { name: a.name, ...(await checkRunStart(datasets, a.config)) }),
+    'training.start': async (a) =>
+      training.start(a.config, {
+        name: a.name,
+        ...(await checkRunStart(datasets, a.config)),
+        ...(a.initFrom !== undefined ? { initFrom: { runId: a.initFrom, dir: runs.fineTuneSource(a.initFrom) } } : {})
+      }),
+    'training.resume': (a) => training.resume(a.runId),
+    'sweeps.start': (a) => sweeps.start(a),
+    'sweeps.list': () => sweeps.list(),
+    'sweeps.get': (a) => sweeps.get(a.sweepId),
+    'sweeps.cancel': (a) => sweeps.cancel(a.sweepId),
     'training.cancel': async (a) => {
       const run = await training.cancel(a.runId)
       return { runId: run.id, status: run.status, error: run.error, run }
@@ -197,6 +217,14 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     'runs.import': (a) => runs.importRun(a.path),
     'runs.trainAgain': (a) => runs.trainAgain(a.runId),
     'runs.predictions': (a) => runPredictions(runs, a),
+    // Only a socket knows which window calls (websocket.ts answers these two itself).
+    'browserGpu.register': () => {
+      throw new StudioError('unavailable', 'Only a browser window on the web-mode socket can report its GPU.')
+    },
+    'browserGpu.post': () => {
+      throw new StudioError('unavailable', 'Only the browser window training a run can relay its worker.')
+    },
+    'browserGpu.list': () => browserWorkers.list(),
     'predict.image': (a) => {
       const bytes = new Uint8Array(Buffer.from(a.data, 'base64'))
       if (bytes.length === 0) throw new StudioError('invalid_argument', `The file '${a.fileName}' is empty.`)
@@ -209,6 +237,8 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     runs,
     datasets,
     training,
+    browserWorkers,
+    sweeps,
     dataDir,
     events: {
       subscribe(fn) {

@@ -22,7 +22,7 @@ import { FolderLock } from '../storage/folder-lock'
 import { settleRunFolder, swapInCheckpoints, tidyRunsFolder, trashName, type CheckpointKind } from '../storage/checkpoint-swap'
 import { decimateIndices, decodeMatrix, encodeMatrix, fromBlob, toBlob } from '../storage/codec'
 import { removeQuietly } from '../storage/files'
-import { checkpointProblem } from '../storage/checkpoint'
+import { checkpointProblem, TRAIN_STATE_JSON } from '../storage/checkpoint'
 import { RunsRepository, toRecord, toSummary } from '../storage/repositories'
 import { exportRunArchive, importRunArchive } from '../storage/archive'
 import type { Migration } from '../storage/migrations'
@@ -157,7 +157,7 @@ export class RunStore {
   // -------------------------------------------------------------------------------------------
   // Recording
 
-  create(config: TrainConfig, opts: { name?: string; classes: string[]; paramCount: number }): RunRecord {
+  create(config: TrainConfig, opts: { name?: string; classes: string[]; paramCount: number; initFrom?: { runId: number }; sweepId?: number }): RunRecord {
     if (opts.classes.length !== config.spec.numClasses)
       throw new StudioError('invalid_argument', `The dataset has ${opts.classes.length} classes but the model outputs ${config.spec.numClasses}.`)
     const createdAt = now()
@@ -174,6 +174,8 @@ export class RunStore {
           createdAt,
           epochsPlanned: config.epochs
         })
+        if (opts.sweepId !== undefined || opts.initFrom !== undefined)
+          this.repo.update(id, { sweep_id: opts.sweepId ?? null, init_from: opts.initFrom?.runId ?? null })
         // Before the commit: a run nobody owns would be recovered by the next process that opens the folder.
         lock?.own(id)
         return id
@@ -548,6 +550,48 @@ export class RunStore {
 
   trainAgain(runId: number): TrainConfig {
     return this.get(runId).config
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Resume and fine-tune (issue 19)
+
+  /**
+   * Puts an interrupted, cancelled or failed run back in the queue to continue after its last
+   * finished epoch: returns the folders the worker continues from (null when no epoch finished,
+   * so it starts over). The same run id, one continuous curve.
+   */
+  reopenForResume(runId: number): { run: RunRecord; resume: { lastDir: string; bestDir: string } | null } {
+    const run = this.get(runId)
+    if (!['failed', 'cancelled', 'interrupted'].includes(run.status))
+      throw new StudioError('conflict', `Run ${runId} is ${run.status}; only an interrupted, cancelled or failed run can be resumed.`)
+    if (run.epochsDone >= run.epochsPlanned)
+      throw new StudioError('conflict', `Run ${runId} finished all ${run.epochsPlanned} planned epochs; there is nothing left to resume.`)
+    const lastDir = this.weightsDir(runId, 'last')
+    const resume = run.epochsDone > 0 ? { lastDir, bestDir: this.weightsDir(runId, 'best') } : null
+    if (resume && !existsSync(join(lastDir, TRAIN_STATE_JSON)))
+      throw new StudioError('conflict', `Run ${runId} was recorded before runs kept their optimizer state, so it cannot continue exactly; train it again instead.`)
+    const lock = this.lock
+    const changed = this.write(`resume run ${runId}`, () =>
+      this.db.transaction(() => {
+        const n = this.repo.reopenForResume(runId, run.epochsDone)
+        if (n) lock?.own(runId)
+        return n
+      })()
+    )
+    if (!changed) throw new StudioError('conflict', `Run ${runId} is being resumed already.`)
+    this.unrecorded.delete(runId)
+    // Files the stopped worker staged for an epoch that never committed.
+    removeQuietly(join(this.paths.runDir(runId), 'staging'))
+    return { run: this.get(runId), resume }
+  }
+
+  /** The checkpoint folder a fine-tune starts from: another run's best weights, which must exist. */
+  fineTuneSource(runId: number): string {
+    const run = this.get(runId)
+    const dir = this.weightsDir(runId, 'best')
+    const problem = checkpointProblem(dir)
+    if (problem) throw new StudioError('not_found', `Run ${runId} (${run.name}) has no weights to start from: ${problem}.`)
+    return dir
   }
 
   // -------------------------------------------------------------------------------------------

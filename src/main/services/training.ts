@@ -95,6 +95,8 @@ export interface TrainingHostOptions {
   runs: RunStore
   dataDir: string
   spawn?: Spawner
+  /** Where a run trains when not in `spawn`'s process: the browser-GPU backend's worker (per run, by its config). */
+  spawnFor?: (config: TrainConfig) => Spawner | null
   maxConcurrent?: number
   batchEventsPerSecond?: number
   /** How long a cancelled child may take to stop before it is killed (ms). */
@@ -112,6 +114,10 @@ interface ActiveState {
   cancelRequested: boolean
   cancelTimer: ReturnType<typeof setTimeout> | null
   settled: boolean
+  /** Continue after the last finished epoch from these folders (resume), or null. */
+  resume: { lastDir: string; bestDir: string } | null
+  /** Start from the weights in this checkpoint folder (fine-tune), or null. */
+  initFrom: string | null
   /** Resolves when the run reaches a final status. */
   finished: Promise<RunRecord>
   resolveFinished: (r: RunRecord) => void
@@ -123,6 +129,7 @@ export class TrainingHost {
   private readonly runs: RunStore
   private readonly dataDir: string
   private readonly spawn: Spawner
+  private readonly spawnFor: (config: TrainConfig) => Spawner | null
   private readonly maxConcurrent: number
   private readonly batchInterval: number
   private readonly cancelGraceMs: number
@@ -135,6 +142,7 @@ export class TrainingHost {
     this.runs = opts.runs
     this.dataDir = opts.dataDir
     this.spawn = opts.spawn ?? nodeSpawner()
+    this.spawnFor = opts.spawnFor ?? (() => null)
     this.maxConcurrent = Math.max(1, opts.maxConcurrent ?? 1)
     this.batchInterval = 1000 / Math.max(1, opts.batchEventsPerSecond ?? 10)
     // The issue promises a cancel within 1 s: a child that has not stopped cooperatively by then is killed.
@@ -147,18 +155,43 @@ export class TrainingHost {
   }
 
   /** Records the run (status 'queued') and starts it as soon as a slot is free. */
-  start(config: TrainConfig, opts: { name?: string; classes: string[]; paramCount: number }): RunRecord {
+  start(
+    config: TrainConfig,
+    opts: { name?: string; classes: string[]; paramCount: number; initFrom?: { runId: number; dir: string }; sweepId?: number }
+  ): RunRecord {
     if (this.closed) throw new StudioError('unavailable', 'The training host is shutting down.')
     const run = this.runs.create(config, opts)
+    return this.enqueue(run, config, { resume: null, initFrom: opts.initFrom?.dir ?? null, steps: [], epochs: [] })
+  }
+
+  /**
+   * Continues an interrupted, cancelled or failed run in place (same id) after its last finished
+   * epoch, through the same queue; its curve so far stays and goes on.
+   */
+  resume(runId: number): RunRecord {
+    if (this.closed) throw new StudioError('unavailable', 'The training host is shutting down.')
+    if (this.active.get(runId)?.settled === false) throw new StudioError('conflict', `Run ${runId} is training already.`)
+    const { run, resume } = this.runs.reopenForResume(runId)
+    const sofar = this.runs.curves(runId)
+    return this.enqueue(run, run.config, { resume, initFrom: null, steps: sofar.steps, epochs: sofar.epochs })
+  }
+
+  private enqueue(
+    run: RunRecord,
+    config: TrainConfig,
+    from: { resume: ActiveState['resume']; initFrom: string | null; steps: StepPoint[]; epochs: EpochRecord[] }
+  ): RunRecord {
     let resolveFinished: (r: RunRecord) => void = () => {}
     const finished = new Promise<RunRecord>((resolve) => (resolveFinished = resolve))
     this.active.set(run.id, {
       runId: run.id,
       config,
       child: null,
-      steps: [],
+      steps: from.steps,
       pendingSteps: [],
-      epochs: [],
+      epochs: from.epochs,
+      resume: from.resume,
+      initFrom: from.initFrom,
       lastBatchEmit: 0,
       cancelRequested: false,
       cancelTimer: null,
@@ -258,9 +291,10 @@ export class TrainingHost {
   private launch(s: ActiveState): void {
     let child: ChildHandle
     try {
-      child = this.spawn()
+      child = (this.spawnFor(s.config) ?? this.spawn)()
     } catch (err) {
-      this.settle(s, { status: 'failed', error: `Could not start the training process: ${(err as Error).message}` })
+      // A StudioError is already a sentence for the person (no browser window with a GPU is open).
+      this.settle(s, { status: 'failed', error: err instanceof StudioError ? err.message : `Could not start the training process: ${(err as Error).message}` })
       return
     }
     s.child = child
@@ -276,9 +310,17 @@ export class TrainingHost {
         this.settle(s, { status: 'failed', error: message })
       }
     })
-    child.onExit((code, signal) => this.onChildExit(s, code, signal))
+    child.onExit((code, signal, interrupted) => this.onChildExit(s, code, signal, interrupted))
     try {
-      child.send({ type: 'start', runId: s.runId, config: s.config, dataDir: this.dataDir, stagingDir: this.runs.stagingDir(s.runId) })
+      child.send({
+        type: 'start',
+        runId: s.runId,
+        config: s.config,
+        dataDir: this.dataDir,
+        stagingDir: this.runs.stagingDir(s.runId),
+        ...(s.resume ? { resume: s.resume } : {}),
+        ...(s.initFrom ? { initFrom: { dir: s.initFrom } } : {})
+      })
     } catch (err) {
       child.kill('SIGKILL')
       this.settle(s, { status: 'failed', error: `Could not start the training process: ${(err as Error).message}` })
@@ -347,10 +389,12 @@ export class TrainingHost {
     }
   }
 
-  private onChildExit(s: ActiveState, code: number | null, signal: string | null): void {
+  private onChildExit(s: ActiveState, code: number | null, signal: string | null, interrupted?: string): void {
     if (s.cancelTimer) clearTimeout(s.cancelTimer)
     if (!s.settled) {
-      if (s.cancelRequested) {
+      if (interrupted && !s.cancelRequested) {
+        this.settle(s, { status: 'interrupted', error: interrupted })
+      } else if (s.cancelRequested) {
         this.settle(s, { status: 'cancelled' })
       } else {
         const why = signal ? `killed by ${signal}` : `exited with code ${code}`

@@ -5,6 +5,7 @@ import { mkdirSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { io } from '@tensorflow/tfjs'
 import { readRegularFile } from './safe-read'
+import type { TrainState } from '../../core/training/resume-state'
 
 export const MODEL_JSON = 'model.json'
 export const WEIGHTS_FILE = 'weights.bin'
@@ -181,4 +182,64 @@ export function readCheckpoint(dir: string): io.ModelArtifacts {
     generatedBy: model.generatedBy,
     convertedBy: model.convertedBy ?? undefined
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The training state beside a 'last' checkpoint's weights (exact resume: core/training/resume-state.ts):
+// train-state.json (everything but the optimizer's numbers) and optimizer.bin (its slots as float32
+// little endian, in the JSON's slot order). Not part of the tfjs format: loaders ignore both files.
+
+export const TRAIN_STATE_JSON = 'train-state.json'
+export const OPTIMIZER_BIN = 'optimizer.bin'
+const MAX_TRAIN_STATE_JSON_BYTES = 4 * 1024 * 1024
+
+type StoredTrainState = Omit<TrainState, 'optimizer'> & { optimizer: Omit<TrainState['optimizer'], 'slots'> & { slots: { name: string; shape: number[] }[] } }
+
+export function writeTrainState(dir: string, state: TrainState): void {
+  mkdirSync(dir, { recursive: true })
+  const slots = state.optimizer.slots
+  writeFileSync(join(dir, OPTIMIZER_BIN), Buffer.concat(slots.map((s) => Buffer.from(s.values.buffer, s.values.byteOffset, s.values.byteLength))))
+  const stored: StoredTrainState = { ...state, optimizer: { ...state.optimizer, slots: slots.map((s) => ({ name: s.name, shape: s.shape })) } }
+  writeFileSync(join(dir, TRAIN_STATE_JSON), JSON.stringify(stored))
+}
+
+/** The state saved beside a checkpoint; null when the folder has none (runs recorded before exact resume). Throws CheckpointError when it is damaged. */
+export function readTrainState(dir: string): TrainState | null {
+  let raw: Uint8Array
+  try {
+    raw = readRegularFile(join(dir, TRAIN_STATE_JSON), MAX_TRAIN_STATE_JSON_BYTES)
+  } catch (err) {
+    if ((err as { problem?: string }).problem === 'missing') return null
+    throw new CheckpointError(`${TRAIN_STATE_JSON} cannot be read (${(err as Error & { reason?: string }).reason ?? (err as Error).message})`)
+  }
+  let s: StoredTrainState
+  try {
+    s = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(raw)) as StoredTrainState
+  } catch (err) {
+    throw new CheckpointError(`${TRAIN_STATE_JSON} is not valid JSON (${(err as Error).message})`)
+  }
+  if (s?.version !== 1 || !Number.isInteger(s.epoch) || s.epoch < 1 || !Array.isArray(s.optimizer?.slots) || !Array.isArray(s.dropoutCalls))
+    throw new CheckpointError(`${TRAIN_STATE_JSON} is not a training state this version can read`)
+  const counts = s.optimizer.slots.map((slot) => {
+    if (!Array.isArray(slot.shape) || !slot.shape.every((d) => Number.isInteger(d) && d >= 0)) throw new CheckpointError(`${TRAIN_STATE_JSON} has a malformed slot shape`)
+    return slot.shape.reduce((a, b) => a * b, 1)
+  })
+  const total = counts.reduce((a, b) => a + b, 0) * 4
+  if (total > 2 * MAX_WEIGHTS_BYTES) throw new CheckpointError(`${TRAIN_STATE_JSON} declares more optimizer state than any model here has`)
+  let bin: Uint8Array
+  try {
+    bin = readRegularFile(join(dir, OPTIMIZER_BIN), total)
+  } catch (err) {
+    throw new CheckpointError(`${OPTIMIZER_BIN}: ${(err as Error & { reason?: string }).reason ?? (err as Error).message}`, (err as { problem?: string }).problem === 'missing')
+  }
+  if (bin.length !== total) throw new CheckpointError(`${OPTIMIZER_BIN} holds ${bin.length} bytes, ${TRAIN_STATE_JSON} describes ${total}`)
+  // Copied out: a Float32Array view needs 4-byte alignment, which a Buffer from a pool may not have.
+  const all = new Float32Array(bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength))
+  let at = 0
+  const slots = s.optimizer.slots.map((slot, i) => {
+    const values = all.slice(at, at + counts[i])
+    at += counts[i]
+    return { name: slot.name, shape: slot.shape, values }
+  })
+  return { ...s, optimizer: { ...s.optimizer, slots } }
 }

@@ -33,6 +33,9 @@ export interface RunRow {
   epochs_planned: number
   epochs_done: number
   tags: string
+  /** Schema v5; undefined on a database an older version opened read-only. */
+  sweep_id?: number | null
+  init_from?: number | null
 }
 
 export const sortColumns: Record<RunSortKey, string> = {
@@ -75,7 +78,8 @@ export function toSummary(r: RunRow): RunSummary {
     testLoss: r.test_loss,
     examplesPerSec: r.examples_per_sec,
     epochsDone: r.epochs_done,
-    epochsPlanned: r.epochs_planned
+    epochsPlanned: r.epochs_planned,
+    sweepId: r.sweep_id ?? null
   }
 }
 
@@ -93,7 +97,8 @@ export function toRecord(r: RunRow): RunRecord {
     error: r.error,
     testPrecision: r.test_precision === null ? null : (JSON.parse(r.test_precision) as (number | null)[]),
     testRecall: r.test_recall === null ? null : (JSON.parse(r.test_recall) as (number | null)[]),
-    classes: JSON.parse(r.classes) as string[]
+    classes: JSON.parse(r.classes) as string[],
+    initFrom: r.init_from ?? null
   }
 }
 
@@ -103,6 +108,7 @@ export interface ListFilter {
   model?: string
   dataset?: string
   tag?: string
+  sweepId?: number
 }
 
 function escapeLike(s: string): string {
@@ -248,6 +254,10 @@ export class RunsRepository {
       where.push('r.id IN (SELECT run_id FROM run_tags WHERE tag = ?)')
       params.push(f.tag)
     }
+    if (f.sweepId !== undefined) {
+      where.push('r.sweep_id = ?')
+      params.push(f.sweepId)
+    }
     if (f.search && f.search.trim()) {
       const like = `%${escapeLike(f.search.trim())}%`
       where.push(`(r.name LIKE ? ESCAPE '\\' OR r.notes LIKE ? ESCAPE '\\')`)
@@ -285,6 +295,28 @@ export class RunsRepository {
 
   runIds(): Set<number> {
     return new Set(this.db.prepare('SELECT id FROM runs').pluck().all() as number[])
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Resume (issue 19): a run continues in place from its last finished epoch.
+
+  /**
+   * Back to 'queued' with what training after `keepEpochs` produced removed: curve points of the
+   * unfinished epoch, epochs beyond it (none, normally), the test results. Guarded by status, so two
+   * resumes of one run cannot both win.
+   */
+  reopenForResume(runId: number, keepEpochs: number): number {
+    const changed = this.db
+      .prepare(`UPDATE runs SET status = 'queued', finished_at = NULL, error = NULL, test_loss = NULL, test_acc = NULL, test_confusion = NULL,
+                test_precision = NULL, test_recall = NULL, examples_per_sec = NULL WHERE id = ? AND status IN ('failed', 'cancelled', 'interrupted')`)
+      .run(runId).changes
+    if (changed === 0) return 0
+    this.db.prepare(`DELETE FROM steps WHERE run_id = ? AND x > ?`).run(runId, keepEpochs)
+    this.db.prepare(`DELETE FROM epochs WHERE run_id = ? AND epoch > ?`).run(runId, keepEpochs)
+    this.db.prepare(`DELETE FROM predictions WHERE run_id = ? AND (epoch = 0 OR epoch > ?)`).run(runId, keepEpochs)
+    this.db.prepare(`DELETE FROM labels WHERE run_id = ?`).run(runId)
+    this.db.prepare(`UPDATE runs SET epochs_done = (SELECT COUNT(*) FROM epochs WHERE run_id = ?) WHERE id = ?`).run(runId, runId)
+    return changed
   }
 
   // Inspection (issue 18, migration 4)
