@@ -1,4 +1,5 @@
-// Run store at history scale (issue 5): 10,000 runs and ~1,000,000 step rows in a real SQLite file.
+// Run store at history scale (issue 5): 10,000 runs and ~1,000,000 step rows in a real SQLite file,
+// every run in one of 50 sweeps of 200 (issue 19: the list page must still take < 20 ms at p95).
 // Measures listing a page sorted by test accuracy (target < 20 ms), opening one run's curves
 // (target < 50 ms), and what recording costs per LeNet-5 epoch (target < 1% of ~15 s).
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -6,6 +7,8 @@ import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { RunStore } from '../src/main/services/runs'
 import { TrainConfigSchema, type RunQuery } from '../src/shared/schemas'
+import { SweepService } from '../src/main/services/sweeps'
+import type { TrainingHost } from '../src/main/services/training'
 
 const RUNS = 10_000
 const LONG_RUNS = 10
@@ -13,6 +16,7 @@ const LONG_STEPS = 10_000
 const SHORT_STEPS = Math.round((1_000_000 - LONG_RUNS * LONG_STEPS) / (RUNS - LONG_RUNS))
 const CLASSES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']
 const LENET_PARAMS = 61_706
+const SWEEP_RUNS = 200
 
 const config = (i: number) =>
   TrainConfigSchema.parse({
@@ -61,10 +65,19 @@ export async function run(): Promise<Record<string, unknown>> {
     const t0 = performance.now()
     const conf = CLASSES.map((_, i) => CLASSES.map((_, j) => (i === j ? 980 : 2)))
     const ids: number[] = []
+    const sweepIds: number[] = []
+    const addSweep = store.db.prepare(`INSERT INTO sweeps (name, spec, created_at) VALUES (?, ?, ?)`)
+    for (let s = 0; s < RUNS / SWEEP_RUNS; s++) {
+      const spec = { base: config(s), grid: [{ key: 'lr', values: Array.from({ length: SWEEP_RUNS }, (_, k) => 0.01 * (k + 1)) }], random: [], trials: 1 }
+      sweepIds.push(Number(addSweep.run(`sweep ${s}`, JSON.stringify(spec), new Date().toISOString()).lastInsertRowid))
+    }
     // Bulk-building in one transaction per 500 runs; the store's own calls do the writing.
     const build = store.db.transaction((from: number, to: number) => {
       for (let i = from; i < to; i++) {
-        const r = store.create(config(i), { name: `run ${i} ${i % 7 === 0 ? 'baseline' : 'sweep'}`, classes: CLASSES, paramCount: LENET_PARAMS + (i % 50) })
+        const r = store.create(
+          { ...config(i), lr: 0.01 * ((i % SWEEP_RUNS) + 1) },
+          { name: `run ${i} ${i % 7 === 0 ? 'baseline' : 'sweep'}`, classes: CLASSES, paramCount: LENET_PARAMS + (i % 50), sweepId: sweepIds[Math.floor(i / SWEEP_RUNS)] }
+        )
         ids.push(r.id)
         store.markStarted(r.id, { backend: 'tensorflow', device: 'cpu', libVersions: {} })
         const n = i < LONG_RUNS ? LONG_STEPS : SHORT_STEPS
@@ -99,6 +112,10 @@ export async function run(): Promise<Record<string, unknown>> {
       listTestAccDeepPage: pageDeep({ sortBy: 'testAcc', sortDir: 'desc', limit: 50 }),
       listFilteredTagSearch: list({ sortBy: 'testAcc', sortDir: 'desc', tag: 'keep', search: 'baseline', limit: 50 }),
       listCreatedDesc: list({ limit: 50 }),
+      listOneSweepByTestAcc: time(200, (i) => store.list({ sweepId: sweepIds[i % sweepIds.length], sortBy: 'testAcc', sortDir: 'desc', limit: 50 })),
+      // The sweep page: all 200 runs with their configs and swept values (the host is not used to read).
+      sweepPage200Runs: time(50, (i) => new SweepService(store.db, store, undefined as unknown as TrainingHost, async () => ({ classes: CLASSES, paramCount: 0 })).get(sweepIds[i % sweepIds.length])),
+      sweeps: sweepIds.length,
       curvesTypical: time(200, (i) => store.curves(ids[LONG_RUNS + ((i * 37) % (RUNS - LONG_RUNS))], 2000)),
       curvesLong: time(100, (i) => store.curves(ids[i % LONG_RUNS], 2000)),
       typicalStepsPerRun: SHORT_STEPS,

@@ -14,6 +14,7 @@ import { register as registerModels } from './cli/models'
 import { register as registerPredict } from './cli/predict'
 import { register as registerRuns } from './cli/runs'
 import { register as registerInterop } from './cli/interop'
+import { register as registerSweep } from './cli/sweep'
 import { register as registerInspect } from './cli/inspect'
 import { CliUsageError, EXIT_FAILURE, EXIT_USAGE, printable } from './cli/common'
 
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerDatasets(program)
   registerModels(program)
   registerTrain(program)
+  registerSweep(program)
   registerRuns(program)
   registerPredict(program)
   registerDoctor(program)

@@ -145,6 +145,8 @@ export const RunQuerySchema = z.object({
   model: z.string().max(80).optional(),
   dataset: z.string().max(200).optional(),
   tag: z.string().max(60).optional(),
+  /** Only the runs of this sweep. */
+  sweepId: z.int().min(1).optional(),
   sortBy: RunSortKeySchema.default('createdAt'),
   sortDir: z.enum(['asc', 'desc']).default('desc'),
   offset: z.int().min(0).default(0),

@@ -136,5 +136,23 @@ export const migrations: Migration[] = [
         );
       `)
     }
+  },
+  {
+    version: 5,
+    description: 'runs at scale (issue 19): sweeps, each run\'s sweep, the run a fine-tune started from',
+    up: (db) => {
+      db.exec(`
+        CREATE TABLE sweeps (
+          id INTEGER PRIMARY KEY AUTOINCREMENT,
+          name TEXT NOT NULL,
+          spec TEXT NOT NULL,              -- SweepSpec as JSON: base config, grid, random ranges, seeds
+          created_at TEXT NOT NULL,
+          cancelled_at TEXT                -- set when the sweep was cancelled; its status is otherwise its runs'
+        );
+        ALTER TABLE runs ADD COLUMN sweep_id INTEGER REFERENCES sweeps(id) ON DELETE SET NULL;
+        ALTER TABLE runs ADD COLUMN init_from INTEGER;
+        CREATE INDEX runs_sweep ON runs(sweep_id, id);
+      `)
+    }
   }
 ]
