@@ -464,7 +464,16 @@ export class RunStore {
       steps: this.repo.steps(runId),
       predictions: this.repo.allPredictions(runId).map((p) => ({ epoch: p.epoch === 0 ? ('test' as const) : p.epoch, classes: fromBlob(p.classes) })),
       testLabels: this.repo.labels(runId, 'test') ?? null,
-      testConfusion: this.repo.getRow(runId)?.test_confusion ?? null
+      testConfusion: this.repo.getRow(runId)?.test_confusion ?? null,
+      inspections: this.repo.inspections(runId).map((r) => ({
+        epoch: r.epoch,
+        histograms: JSON.parse(r.histograms) as LayerHistogram[],
+        filters: r.filters ? (JSON.parse(r.filters) as FilterSnapshot) : null
+      })),
+      trueProbabilities: this.repo.allPredictions(runId).flatMap((p) => {
+        const blob = this.repo.trueProbabilities(runId, p.epoch)
+        return blob ? [{ epoch: p.epoch === 0 ? ('test' as const) : p.epoch, values: new Float32Array(blob.buffer.slice(blob.byteOffset, blob.byteOffset + blob.byteLength)) }] : []
+      })
     }))
     if (data.testConfusion) data.confusions.push({ epoch: 'test', matrix: decodeMatrix(data.testConfusion) })
     return exportRunArchive(
@@ -475,7 +484,9 @@ export class RunStore {
         steps: data.steps,
         predictions: data.predictions,
         testLabels: data.testLabels ? fromBlob(data.testLabels) : null,
-        weights: { best: this.weightsDir(runId, 'best'), last: this.weightsDir(runId, 'last') }
+        weights: { best: this.weightsDir(runId, 'best'), last: this.weightsDir(runId, 'last') },
+        inspections: data.inspections,
+        trueProbabilities: data.trueProbabilities
       },
       path
     )
@@ -536,6 +547,8 @@ export class RunStore {
         const testPreds = a.predictions.get(0)
         if (testPreds) this.repo.insertPredictions(id, 0, toBlob(testPreds))
         if (a.testLabels) this.repo.insertLabels(id, 'test', toBlob(a.testLabels))
+        for (const i of a.inspections) this.repo.insertInspection(id, i.epoch, JSON.stringify(i.histograms), i.filters ? JSON.stringify(i.filters) : null)
+        for (const [epoch, p] of a.trueProbabilities) this.repo.insertTrueProbabilities(id, epoch, Buffer.from(p.buffer, p.byteOffset, p.byteLength))
         this.repo.update(id, { best_epoch: r.bestEpoch, best_val_acc: r.bestValAcc })
         // Inside the transaction: if the folder cannot take its place, the rows roll back too.
         renameSync(staging, this.paths.runDir(id))

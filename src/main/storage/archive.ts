@@ -17,7 +17,7 @@ import yauzl from 'yauzl'
 import yazl from 'yazl'
 import { z } from 'zod'
 import { StudioError } from '../../shared/contract'
-import type { EpochRecord, RunRecord, StepPoint } from '../../shared/domain'
+import type { EpochRecord, FilterSnapshot, LayerHistogram, RunRecord, StepPoint } from '../../shared/domain'
 import {
   ClassNameSchema,
   DatasetIdSchema,
@@ -37,12 +37,14 @@ export const ARCHIVE_FORMAT = 'conv-studio-run'
 export const ARCHIVE_VERSION = 1
 /** Weights of AlexNet at 224 px are ~230 MB; leave room, refuse zip bombs. */
 const MAX_UNPACKED_BYTES = 2 * 1024 ** 3
-/** Every file the format defines: 11 fixed names, one predictions file per epoch (at most 1000), weights. */
-const MAX_ENTRIES = 1100
+/** Every file the format defines: 12 fixed names, a predictions and a true-class probabilities file per epoch (at most 1000 each), weights. */
+const MAX_ENTRIES = 2100
 /** Per-kind caps on one entry, checked against the central directory before inflating. */
 const MAX_JSON_BYTES = 8 * 1024 * 1024
 const MAX_CSV_BYTES = 256 * 1024 * 1024
 const MAX_BIN_BYTES = 64 * 1024 * 1024
+/** inspection.json: AlexNet's first-conv snapshot is ~0.5 MB of JSON per epoch. */
+const MAX_INSPECTION_BYTES = 128 * 1024 * 1024
 const CHECKPOINT_JSON = 'checkpoint.json'
 const KINDS = ['best', 'last'] as const
 
@@ -54,6 +56,10 @@ export interface ArchiveInput {
   predictions: { epoch: number | 'test'; classes: Uint8Array }[]
   testLabels: Uint8Array | null
   weights: { best: string; last: string }
+  /** Per epoch: weight/gradient histograms and the first conv's filters (issue 18). */
+  inspections?: { epoch: number; histograms: LayerHistogram[]; filters: FilterSnapshot | null }[]
+  /** Each example's probability of its true class, per evaluation, in predictions order. */
+  trueProbabilities?: { epoch: number | 'test'; values: Float32Array }[]
 }
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
@@ -99,21 +105,22 @@ export function resolveUnder(root: string, name: string, path: nodePath.Platform
   return target
 }
 
-type Role = 'json' | 'csv' | 'bin' | 'weights'
+type Role = 'json' | 'csv' | 'bin' | 'weights' | 'inspection'
 
 /** What a name is in the format, or null: the archive holds these files and nothing else. */
 function roleOf(name: string): Role | null {
   if (name === 'manifest.json' || name === 'config.json' || name === 'run.json') return 'json'
   if (name === 'metrics.csv' || name === 'steps.csv' || name === 'confusion.csv') return 'csv'
-  if (/^predictions\/(epoch-[1-9][0-9]{0,3}|test)\.bin$/.test(name) || name === 'labels/test.bin') return 'bin'
+  if (name === 'inspection.json') return 'inspection'
+  if (/^(predictions|probabilities)\/(epoch-[1-9][0-9]{0,3}|test)\.bin$/.test(name) || name === 'labels/test.bin') return 'bin'
   const m = /^(best|last)\/([^/]+)$/.exec(name)
   if (m) return m[2] === MODEL_JSON || m[2] === CHECKPOINT_JSON ? 'json' : 'weights'
   return null
 }
 
-const CAPS: Record<Role, number> = { json: MAX_JSON_BYTES, csv: MAX_CSV_BYTES, bin: MAX_BIN_BYTES, weights: MAX_WEIGHTS_BYTES }
+const CAPS: Record<Role, number> = { json: MAX_JSON_BYTES, csv: MAX_CSV_BYTES, bin: MAX_BIN_BYTES, weights: MAX_WEIGHTS_BYTES, inspection: MAX_INSPECTION_BYTES }
 /** Folders other zip tools add as entries of their own; they carry nothing and are skipped. */
-const FOLDERS = new Set(['best/', 'last/', 'predictions/', 'labels/'])
+const FOLDERS = new Set(['best/', 'last/', 'predictions/', 'probabilities/', 'labels/'])
 
 // ---------------------------------------------------------------------------------------------
 // Export
@@ -137,6 +144,9 @@ export async function exportRunArchive(a: ArchiveInput, path: string): Promise<s
   files.set('confusion.csv', enc(conf.join('\n') + '\n'))
   for (const p of a.predictions) files.set(`predictions/${p.epoch === 'test' ? 'test' : `epoch-${p.epoch}`}.bin`, p.classes)
   if (a.testLabels) files.set('labels/test.bin', a.testLabels)
+  if (a.inspections?.length) files.set('inspection.json', enc(JSON.stringify({ epochs: a.inspections })))
+  for (const p of a.trueProbabilities ?? [])
+    files.set(`probabilities/${p.epoch === 'test' ? 'test' : `epoch-${p.epoch}`}.bin`, new Uint8Array(p.values.buffer, p.values.byteOffset, p.values.byteLength))
 
   // Weights: model.json and checkpoint.json in memory (small), the files model.json names streamed.
   const streamed: { name: string; path: string }[] = []
@@ -269,7 +279,31 @@ export interface ParsedArchive {
   /** 0 = test. */
   predictions: Map<number, Uint8Array>
   testLabels: Uint8Array | null
+  inspections: { epoch: number; histograms: LayerHistogram[]; filters: FilterSnapshot | null }[]
+  /** 0 = test; each as long as the predictions of the same evaluation. */
+  trueProbabilities: Map<number, Float32Array>
 }
+
+// inspection.json: every number finite, every shape consistent with its values, sizes bounded.
+const finite = z.number().refine(Number.isFinite, 'must be a finite number')
+const HistogramSchema = z.object({
+  layer: shortLine(40),
+  kind: z.enum(['weight', 'gradient']),
+  min: finite,
+  max: finite,
+  counts: z.array(z.int().min(0)).min(1).max(1024)
+})
+const FilterSchema = z
+  .object({
+    epoch: z.int().min(1),
+    layer: shortLine(40),
+    shape: z.tuple([z.int().min(1), z.int().min(1), z.int().min(1), z.int().min(1)]),
+    values: z.array(finite).max(4_000_000)
+  })
+  .refine((f) => f.shape.reduce((a, b) => a * b, 1) === f.values.length, 'filters.values does not match filters.shape')
+const InspectionSchema = z.object({
+  epochs: z.array(z.object({ epoch: z.int().min(1), histograms: z.array(HistogramSchema).max(1000), filters: FilterSchema.nullable() })).max(1000)
+})
 
 function bad(path: string, what: string): StudioError {
   return new StudioError('invalid_argument', `${path} is not a valid Conv Studio run export: ${what}`)
@@ -563,5 +597,32 @@ function parseRecords(path: string, files: Map<string, Uint8Array>): ParsedArchi
   if (testLabels && predictions.get(0) && testLabels.length !== predictions.get(0)!.length)
     throw bad(path, 'labels/test.bin and predictions/test.bin have different lengths')
 
-  return { run: r, config: config.data, epochs, epochConfusions: matrices, testConfusion, steps, predictions, testLabels }
+  const inspections: ParsedArchive['inspections'] = []
+  const ib = files.get('inspection.json')
+  if (ib) {
+    const ins = InspectionSchema.safeParse(parseJson(path, 'inspection.json', ib))
+    if (!ins.success) throw bad(path, `inspection.json: ${issues(ins.error)}`)
+    const seen = new Set<number>()
+    for (const e of ins.data.epochs) {
+      if (e.epoch > epochs.length || seen.has(e.epoch)) throw bad(path, `inspection.json names epoch ${e.epoch} twice or one never recorded`)
+      if (e.filters && e.filters.epoch !== e.epoch) throw bad(path, `inspection.json's filters of epoch ${e.epoch} say epoch ${e.filters.epoch}`)
+      seen.add(e.epoch)
+      inspections.push(e)
+    }
+  }
+  const trueProbabilities = new Map<number, Float32Array>()
+  for (const [name, b] of files) {
+    const m = /^probabilities\/(?:epoch-(\d+)|test)\.bin$/.exec(name)
+    if (!m) continue
+    const epoch = m[1] === undefined ? 0 : Number(m[1])
+    const preds = predictions.get(epoch)
+    const what = epoch === 0 ? 'the test set' : `epoch ${epoch}`
+    if (!preds) throw bad(path, `${name} belongs to no recorded predictions`)
+    if (b.byteLength !== preds.length * 4) throw bad(path, `${name} holds ${b.byteLength / 4} probabilities but ${what} has ${preds.length} predictions`)
+    const values = new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength))
+    if (values.some((v) => !(v >= 0 && v <= 1))) throw bad(path, `${name} has a probability outside [0, 1]`)
+    trueProbabilities.set(epoch, values)
+  }
+
+  return { run: r, config: config.data, epochs, epochConfusions: matrices, testConfusion, steps, predictions, testLabels, inspections, trueProbabilities }
 }
