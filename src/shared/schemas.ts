@@ -73,6 +73,9 @@ export const ValidationSchema = z.discriminatedUnion('source', [
 ])
 export type Validation = z.infer<typeof ValidationSchema>
 
+/** 'browser-webgpu': the run trains in a browser window's GPU (src/shared/browser-gpu.ts); only a person picks it. */
+export const TrainBackendBrowserSchema = z.literal('browser-webgpu')
+
 export const TrainConfigSchema = z.object({
   /** Preset id the spec came from ('lenet5', 'alexnet', ...), or 'custom'. */
   model: z.string().min(1).max(80),
@@ -93,10 +96,10 @@ export const TrainConfigSchema = z.object({
   backend: z.union([z.literal('auto'), BackendNameSchema, TrainBackendBrowserSchema]).default('auto'),
   /** Use only the first N training examples (quick experiments, tests). */
   trainLimit: z.int().min(1).nullable().default(null),
-  /** Per-channel (x - mean) / std on the [0, 1] pixels, computed from the dataset's training split
-      when the run is queued and stored here, so prediction, confusion cells and exports apply the
-      very same numbers. Null: pixels / 255 only. */
-  normalize: NormalizeSchema.nullable().default(null),
+  /** Per-channel (x - mean) / std on the [0, 1] pixels. 'dataset' asks for the numbers of the
+      dataset's training split: the host computes them when the run is queued and stores them here,
+      so prediction, confusion cells and exports apply the very same numbers. Null: pixels / 255 only. */
+  normalize: z.union([z.literal('dataset'), NormalizeSchema]).nullable().default(null),
   /** Training-time augmentation (never at evaluation or prediction); off by default. */
   augment: AugmentSchema.default({ cropPadding: 0, flip: false })
 })

@@ -28,6 +28,8 @@ interface TrainFlags {
   backend: string
   patience?: number
   trainLimit?: number
+  normalize?: boolean
+  augment?: { cropPadding: number; flip: boolean }
   name?: string
   json?: boolean
   resume?: number
@@ -84,8 +86,22 @@ export function configFromFlags(f: TrainFlags): TrainConfigInput {
     init: f.init ?? r.init ?? 'xavier',
     earlyStoppingPatience: f.patience ?? null,
     backend: f.backend as TrainConfigInput['backend'],
-    trainLimit: f.trainLimit ?? null
+    trainLimit: f.trainLimit ?? null,
+    normalize: f.normalize ? 'dataset' : null,
+    augment: f.augment ?? { cropPadding: 0, flip: false }
   }
+}
+
+/** crop:<padding>, flip, or both joined by a comma (torchvision's RandomCrop(padding) and RandomHorizontalFlip). */
+export function parseAugment(value: string): { cropPadding: number; flip: boolean } {
+  const out = { cropPadding: 0, flip: false }
+  for (const part of value.split(',')) {
+    const crop = /^crop:(\d{1,2})$/.exec(part)
+    if (crop && Number(crop[1]) <= 16) out.cropPadding = Number(crop[1])
+    else if (part === 'flip') out.flip = true
+    else throw new InvalidArgumentError(`--augment takes crop:<padding 0..16>, flip, or both (crop:4,flip), not '${value}'.`)
+  }
+  return out
 }
 
 const fmt = (n: number | null | undefined, digits = 3) => (n === null || n === undefined || !Number.isFinite(n) ? 'n/a' : n.toFixed(digits))
@@ -282,6 +298,8 @@ export function addTrainOptions(cmd: Command): Command {
     .addOption(new Option('--backend <name>', 'tfjs backend').choices(['auto', 'tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu']).default('auto'))
     .option('--patience <epochs>', 'stop early after this many epochs without a better validation accuracy', number('--patience', { int: true, min: 1 }))
     .option('--train-limit <n>', 'use only the first N training examples', number('--train-limit', { int: true, min: 1 }))
+    .option('--normalize', "per-channel mean/std of the dataset's training split (stored with the run, applied at prediction)")
+    .option('--augment <list>', 'training-time augmentation: crop:<padding>, flip, or crop:4,flip (never for digit sets)', parseAugment)
 }
 
 export function register(program: Command): void {

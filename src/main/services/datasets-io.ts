@@ -140,6 +140,22 @@ export function findIdxFiles(folder: string): IdxFiles {
   return Object.fromEntries(roles.map((r) => [r, join(folder, found[r]![0])])) as IdxFiles
 }
 
+/**
+ * Whether `path` is meant as IDX data: a missing path (so its error names it as a folder of IDX
+ * files, as before pictures could be imported), a file named as an IDX role, or a folder holding
+ * at least one file named so. Pictures and zips are everything else.
+ */
+export function holdsIdx(path: string): boolean {
+  try {
+    const st = statSync(path)
+    if (st.isFile()) return roleOf(basename(path)) !== null
+    if (!st.isDirectory()) return false
+    return readdirSync(path).some((n) => roleOf(n) !== null)
+  } catch {
+    return true
+  }
+}
+
 /** Reads and validates both splits. `numClasses` null means "as many as the train labels use". */
 export async function readIdxSets(
   files: IdxFiles,

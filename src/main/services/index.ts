@@ -26,6 +26,7 @@ import { DatasetStore } from './datasets'
 import { ModelWorker } from './model-worker'
 import { createInspector } from './inspect'
 import { checkRunStart } from './run-start'
+import { prepareRunConfig } from './datasets-run'
 import { SweepService } from './sweeps'
 import { TrainingHost, nodeSpawner, runChildJob, type HostEvent } from './training'
 import { omitType, type Spawner } from '../training-protocol'
@@ -174,12 +175,15 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     },
     'backends.benchmark': async (a) =>
       (await runChildJob(spawn, { type: 'benchmark', seconds: a.seconds }, 'benchmark', (a.seconds * 8 + 120) * 1000)).results,
-    'training.start': async (a) =>
-      training.start(a.config, {
+    'training.start': async (a) => {
+      // A preset follows the dataset's channels, size and classes; 'dataset' normalisation becomes numbers.
+      const config = await prepareRunConfig(datasets, a.config)
+      return training.start(config, {
         name: a.name,
-        ...(await checkRunStart(datasets, a.config)),
+        ...(await checkRunStart(datasets, config)),
         ...(a.initFrom !== undefined ? { initFrom: { runId: a.initFrom, dir: runs.fineTuneSource(a.initFrom) } } : {})
-      }),
+      })
+    },
     'training.resume': (a) => training.resume(a.runId),
     'sweeps.start': (a) => sweeps.start(a),
     'sweeps.list': () => sweeps.list(),

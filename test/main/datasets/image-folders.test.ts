@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import yazl from 'yazl'
 import { clearDatasetMemory, DatasetStore } from '../../../src/main/services/datasets'
-import { COLOURS, drawShape, encode, makeShapesFolder } from '../../fixtures/images/make-shapes'
+import { COLOURS, drawShape, encode, makeShapesFolder } from '../../helpers/shapes'
 
 let dir: string
 let store: DatasetStore
@@ -242,7 +242,7 @@ describe('importing a zip of pictures', () => {
   it('reads the same set from a zip (its one top folder is the root)', async () => {
     const root = await shapes('z', 5, { formats: ['png', 'jpeg'] })
     const files = Object.fromEntries(Object.entries(filesUnder(root)).map(([k, v]) => [`z/${k}`, v]))
-    files['__MACOSX/z/._00000.png'] = 'x'
+    files['__MACOSX/z/._00000.png'] = new TextEncoder().encode('x')
     const zip = await zipOf(dir, files, 'z.zip')
     const { report } = await store.importImages(zip, 'from-zip')
     const folder = await store.importImages(root, 'from-folder')
