@@ -100,11 +100,12 @@ const tiny = ['--model', 'lenet5', '--dataset', 'mnist-sample', '--epochs', '1',
 describe('conv-studio sweep with real processes', () => {
   it('a 2x2 grid where one run fails (its trainer killed): the others train, the last line lists all four, sorted table in text mode', async () => {
     let killedRun: number | null = null
+    let runIds: number[] = []
     const { code, lines, stderr } = await runCli(['sweep', ...tiny, '--grid', 'lr=0.3,0.9', '--grid', 'batch-size=32,64', '--json'], (line, child) => {
+      if (line.event === 'created') runIds = line.runIds as number[]
       // The second run's training process dies as soon as it has started.
       if (line.event === 'started' && killedRun === null) {
-        const created = lines.find((l) => l.event === 'created') as { runIds: number[] }
-        if (line.runId === created.runIds[1]) {
+        if (line.runId === runIds[1]) {
           killedRun = line.runId as number
           for (const pid of childrenOf(child.pid as number)) process.kill(pid, 'SIGKILL')
         }

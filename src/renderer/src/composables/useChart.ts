@@ -4,8 +4,10 @@
 import {
   CategoryScale,
   Chart,
+  Filler,
   Legend,
   LinearScale,
+  LogarithmicScale,
   LineController,
   LineElement,
   PointElement,
@@ -15,7 +17,8 @@ import {
 } from 'chart.js'
 import { onBeforeUnmount, onMounted, shallowRef, type Ref, type ShallowRef } from 'vue'
 
-Chart.register(LineController, LineElement, PointElement, LinearScale, CategoryScale, Legend, Tooltip)
+// Filler: seed-group bands; LogarithmicScale: log-scale y.
+Chart.register(LineController, LineElement, PointElement, LinearScale, LogarithmicScale, CategoryScale, Legend, Tooltip, Filler)
 
 /** Colours that read on both themes and stay apart for the colour-blind (Okabe–Ito). */
 export const palette = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#D55E00', '#56B4E9', '#F0E442', '#000000']
