@@ -195,9 +195,11 @@ async function evaluate(model: tf.LayersModel, set: DeviceSet, spec: ModelSpec, 
       const truth = withTrue ? tf.sum(tf.mul(tf.softmax(logits), oneHot), 1) : null
       return truth ? [loss, tf.argMax(logits, 1), truth] : [loss, tf.argMax(logits, 1)]
     })
-    lossSum += (lossT.dataSync() as Float32Array)[0]
-    predictions.set(predT.dataSync() as Int32Array, start)
-    if (trueT && trueProbabilities) trueProbabilities.set(trueT.dataSync() as Float32Array, start)
+    // Async reads: tfjs-backend-webgpu's dataSync reads back through a canvas copy that gives zeros
+    // on some adapters (SwiftShader), and the browser worker trains on it; elsewhere it costs nothing.
+    lossSum += ((await lossT.data()) as Float32Array)[0]
+    predictions.set((await predT.data()) as Int32Array, start)
+    if (trueT && trueProbabilities) trueProbabilities.set((await trueT.data()) as Float32Array, start)
     tf.dispose([lossT, predT, ...(trueT ? [trueT] : [])])
   }
   let right = 0
@@ -375,7 +377,7 @@ export async function train(
 
         const lastOfEpoch = b === steps - 1
         if (callbacks.onBatch && (pointBatches >= everyPoint || lastOfEpoch)) {
-          const [lossSum, correct] = pointSums.dataSync() as Float32Array
+          const [lossSum, correct] = (await pointSums.data()) as Float32Array
           const now = performance.now()
           const secs = (now - epochStart) / 1000
           const rate = epochExamples / Math.max(secs, 1e-9)
@@ -399,7 +401,7 @@ export async function train(
           lastYield = performance.now()
         }
       }
-      const [epochLoss, epochCorrect] = epochSums.dataSync() as Float32Array
+      const [epochLoss, epochCorrect] = (await epochSums.data()) as Float32Array
       const seconds = (performance.now() - epochStart) / 1000
       tf.dispose([pointSums, epochSums, orderT])
       owned.pop()

@@ -246,6 +246,8 @@ export function createHttpRunFiles(services: Services, opts: HttpRunFilesOptions
 
   return {
     async handle(req, res, pathname) {
+      // A browser worker's dataset and checkpoints (guarded by its run's key as well as the token).
+      if (await services.browserWorkers.handleHttp(req, res, pathname)) return
       const rest = pathname.slice(filesHttp.prefix.length)
       const exportMatch = /^runs\/(\d{1,12})\/export$/.exec(rest)
       if (exportMatch && req.method === 'POST') return exportRun(res, Number(exportMatch[1]))

@@ -9,6 +9,7 @@ import { MAX_UPLOAD_BASE64, type EventName, type Events, type Reply } from '../.
 import { parseRequest, sniffRequestId, type ServerFrame } from '../../shared/wire'
 import type { Services } from '../services'
 import { windowCalls } from './window-calls'
+import { isWorkerCall } from './browser-worker'
 
 /** Largest request we read: an image upload (base64) plus its envelope. */
 export const MAX_MESSAGE_BYTES = MAX_UPLOAD_BASE64 + 1024 * 1024
@@ -53,7 +54,12 @@ export function createWebSocketTransport(services: Services): WebSocketTransport
       if (event === 'training.batch' && ws.bufferedAmount > EVENT_BACKLOG_BYTES) return
       send({ event, payload } as ServerFrame)
     })
-    ws.on('close', unsubscribe)
+    // This socket's window may train runs in its browser's GPU: the host's messages for them go to it alone.
+    const link = services.browserWorkers.connect((payload) => send({ event: 'browserGpu.toWorker', payload }))
+    ws.on('close', () => {
+      unsubscribe()
+      link.close()
+    })
     ws.on('error', (err) => console.error('[ws] socket error:', err.message))
 
     ws.on('message', (data: RawData, isBinary: boolean) => {
@@ -78,6 +84,10 @@ export function createWebSocketTransport(services: Services): WebSocketTransport
       const id = req.id
       if (inFlight >= MAX_IN_FLIGHT) {
         send({ id, reply: errorReply('unavailable', `Too many requests at once (limit ${MAX_IN_FLIGHT}); wait for some to answer.`) })
+        return
+      }
+      if (isWorkerCall(req.method)) {
+        send({ id, reply: link.handle(req.method, req.args) })
         return
       }
       inFlight++

@@ -1,0 +1,326 @@
+// Training in a browser window's GPU, as TrainingHost sees it: one more ChildHandle. Its send()
+// becomes a 'browserGpu.toWorker' event to the one window holding the run, and what that window's
+// worker says comes back as 'browserGpu.post' calls on the same socket, translated into the very
+// FromChild messages a Node child sends, so the host records a browser run exactly as a child's
+// (one writer). Data and weights move over HTTP beside the socket (routes under
+// filesHttp.workerRunPath, each guarded by the page's token and the run's own random key): the
+// dataset's cached arrays once per run, each epoch's checkpoints into the host's staging folder.
+// A window that closes (its socket goes) or a worker whose GPU device was lost ends the run
+// 'interrupted' with the reason; the epochs recorded so far and their checkpoints stay.
+import { randomBytes, timingSafeEqual } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { join } from 'node:path'
+import { z } from 'zod'
+import { filesHttp, methods, StudioError, type Reply } from '../../shared/contract'
+import {
+  BROWSER_WEBGPU,
+  frame,
+  unframe,
+  workerKeyHeader,
+  type BrowserGpuInfo,
+  type CheckpointHeader,
+  type DatasetHeader,
+  type FromWorker,
+  type ToWorker
+} from '../../shared/browser-gpu'
+import type { DatasetArrays } from '../../core/data/types'
+import { MAX_MODEL_JSON_BYTES, MAX_WEIGHTS_BYTES, writeCheckpoint } from '../storage/checkpoint'
+import type { ChildHandle, FromChild, Spawner, ToChild } from '../training-protocol'
+
+/** The reason a run ends with when its window goes away mid-run. */
+export const TAB_CLOSED =
+  'The browser tab training this run was closed (or lost its connection); the finished epochs and the best weights are kept.'
+
+export interface BrowserWorkersOptions {
+  loadDataset(id: string): Promise<DatasetArrays>
+}
+
+/** One window's end of it (a web-mode socket; Electron's hidden window would be another). */
+export interface WindowLink {
+  readonly id: number
+  /** A contract call this transport keeps for itself ('browserGpu.register' / 'browserGpu.post'). */
+  handle(method: 'browserGpu.register' | 'browserGpu.post', rawArgs: unknown): Reply<null>
+  /** The window is gone: its runs end interrupted. */
+  close(): void
+}
+
+export interface BrowserWorkers {
+  connect(send: (message: ToWorker) => void): WindowLink
+  /** What the open windows reported, newest first. */
+  list(): BrowserGpuInfo[]
+  /** For TrainingHost: a handle on the newest window that has a WebGPU adapter (throws when none). */
+  spawner: Spawner
+  /** Answers a request under filesHttp.workerRunPath; false when the path is not one of these routes. */
+  handleHttp(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<boolean>
+}
+
+export const WORKER_CALLS = ['browserGpu.register', 'browserGpu.post'] as const
+export function isWorkerCall(method: unknown): method is (typeof WORKER_CALLS)[number] {
+  return (WORKER_CALLS as readonly unknown[]).includes(method)
+}
+
+// What a page relays is checked as strictly as a child's messages are trusted loosely: a window is
+// a browser tab, so every field the host records is typed here.
+const finite = z.number().refine(Number.isFinite, 'must be a finite number')
+const EpochSchema = z.object({
+  type: z.literal('epoch'),
+  epoch: z.object({ epoch: z.int().min(1), trainLoss: finite, trainAcc: finite, valLoss: finite, valAcc: finite, seconds: finite, examplesPerSec: finite }).strict(),
+  confusion: z.array(z.array(z.int().min(0))).max(1000),
+  predictions: z.string().max(64 * 1024 * 1024),
+  isBest: z.boolean(),
+  checkpoints: z.array(z.object({ kind: z.enum(['best', 'last']) }).strict()).max(2)
+})
+const TestSchema = z.object({
+  loss: finite,
+  acc: finite,
+  confusion: z.array(z.array(z.int().min(0))).max(1000),
+  precision: z.array(z.number().nullable()),
+  recall: z.array(z.number().nullable()),
+  predictions: z.string(),
+  labels: z.string()
+})
+const FromWorkerSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('started'), backend: z.string().max(80), device: z.string().max(300).nullable(), versions: z.record(z.string().max(80), z.string().max(80)), reason: z.string().max(500) }),
+  z.object({ type: z.literal('info'), paramCount: z.int().min(0), trainCount: z.int().min(0), valCount: z.int().min(0), testCount: z.int().min(0), stepsPerEpoch: z.int().min(0) }),
+  z.object({ type: z.literal('batch'), epoch: z.int().min(1), batch: z.int().min(0), x: finite, loss: finite, acc: finite, examplesPerSec: finite, etaSeconds: finite.nullable() }),
+  EpochSchema,
+  z.object({
+    type: z.literal('done'),
+    status: z.enum(['completed', 'cancelled']),
+    epochsDone: z.int().min(0),
+    bestEpoch: z.int().min(1).nullable(),
+    bestValAcc: z.number().nullable(),
+    examplesPerSec: finite,
+    test: TestSchema.nullable()
+  }),
+  z.object({ type: z.literal('error'), message: z.string().max(2000) }),
+  z.object({ type: z.literal('lost'), message: z.string().max(2000) })
+])
+
+interface RunLink {
+  runId: number
+  key: string
+  stagingDir: string
+  config: Extract<ToChild, { type: 'start' }>['config']
+  window: number
+  uploaded: Set<string>
+  deliver(msg: FromChild): void
+  exit(interrupted?: string): void
+}
+
+function sendJson(res: ServerResponse, status: number, body: Reply<unknown>): void {
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' })
+  res.end(JSON.stringify(body))
+}
+
+function sameKey(given: unknown, key: string): boolean {
+  if (typeof given !== 'string') return false
+  const a = Buffer.from(given)
+  const b = Buffer.from(key)
+  return a.length === b.length && timingSafeEqual(a, b)
+}
+
+const refusal = (e: StudioError): Reply<null> => ({ ok: false, error: e.toValue() })
+
+export function createBrowserWorkers(opts: BrowserWorkersOptions): BrowserWorkers {
+  const windows = new Map<number, { send: (m: ToWorker) => void; info: BrowserGpuInfo | null; at: number }>()
+  const runs = new Map<number, RunLink>()
+  let nextWindow = 1
+  let registrations = 0
+  // The last dataset sent, encoded: a second run on it (the common case) costs no re-encoding.
+  let encoded: { id: string; data: DatasetArrays; body: Uint8Array } | null = null
+
+  function pickWindow(): number {
+    let best: { id: number; at: number } | null = null
+    for (const [id, w] of windows) if (w.info?.adapter && (!best || w.at > best.at)) best = { id, at: w.at }
+    if (!best)
+      throw new StudioError('unavailable', "No open browser window has a WebGPU adapter: open Conv Studio's web UI in Chrome or Edge, or choose another backend.")
+    return best.id
+  }
+
+  function spawner(): ChildHandle {
+    const windowId = pickWindow()
+    const messageFns: ((m: FromChild) => void)[] = []
+    const exitFns: ((code: number | null, signal: string | null, interrupted?: string) => void)[] = []
+    let exited = false
+    let run: RunLink | null = null
+    const toWindow = (m: ToWorker) => windows.get(windowId)?.send(m)
+    const exit = (interrupted?: string, signal: string | null = null) => {
+      if (exited) return
+      exited = true
+      if (run) runs.delete(run.runId)
+      // Asynchronous like a process's exit: the host may be in the middle of handling a message.
+      setImmediate(() => exitFns.forEach((fn) => fn(interrupted ? null : 0, signal, interrupted)))
+    }
+    return {
+      pid: undefined,
+      send(msg) {
+        if (exited) return
+        if (msg.type === 'start') {
+          run = {
+            runId: msg.runId,
+            key: randomBytes(18).toString('base64url'),
+            stagingDir: msg.stagingDir,
+            config: msg.config,
+            window: windowId,
+            uploaded: new Set(),
+            deliver: (m) => messageFns.forEach((fn) => fn(m)),
+            exit: (why) => exit(why)
+          }
+          runs.set(msg.runId, run)
+          const base = filesHttp.workerRunPath(msg.runId)
+          toWindow({ type: 'start', runId: msg.runId, config: msg.config, datasetUrl: `${base}/dataset`, checkpointUrl: `${base}/checkpoints`, key: run.key })
+        } else if (msg.type === 'cancel' && run) toWindow({ type: 'cancel', runId: run.runId })
+        else setImmediate(() => messageFns.forEach((fn) => fn({ type: 'error', message: `A browser worker only trains; it cannot take a '${msg.type}' message.` })))
+      },
+      onMessage: (fn) => void messageFns.push(fn),
+      onExit: (fn) => void exitFns.push(fn),
+      kill(signal = 'SIGKILL') {
+        if (exited) return
+        if (run) toWindow({ type: 'stop', runId: run.runId })
+        exit(undefined, signal)
+      }
+    }
+  }
+
+  function relay(windowId: number, runId: number, raw: unknown): Reply<null> {
+    const run = runs.get(runId)
+    if (!run || run.window !== windowId) return refusal(new StudioError('unauthorized', `This window is not training run ${runId}.`))
+    const parsed = FromWorkerSchema.safeParse(raw)
+    if (!parsed.success) {
+      const why = parsed.error.issues[0]
+      run.deliver({ type: 'error', message: `The browser worker sent a malformed '${String((raw as { type?: unknown }).type)}' message (${why?.path.join('.')}: ${why?.message}).` })
+      return { ok: true, value: null }
+    }
+    const msg = parsed.data as FromWorker
+    if (msg.type === 'lost') {
+      run.exit(`The browser's GPU device was lost (${msg.message}); the finished epochs and the best weights are kept.`)
+      return { ok: true, value: null }
+    }
+    if (msg.type === 'started') {
+      // The backend is where the run trained, whatever the page calls it.
+      run.deliver({ ...msg, backend: BROWSER_WEBGPU })
+      return { ok: true, value: null }
+    }
+    if (msg.type === 'epoch') {
+      const checkpoints: { kind: 'best' | 'last'; stagedDir: string }[] = []
+      for (const { kind } of msg.checkpoints) {
+        const dir = join(run.stagingDir, `epoch-${msg.epoch.epoch}-${kind}`)
+        if (!run.uploaded.has(`${msg.epoch.epoch}-${kind}`) || !existsSync(dir)) {
+          run.deliver({ type: 'error', message: `The browser worker reported epoch ${msg.epoch.epoch} without uploading its '${kind}' checkpoint.` })
+          return { ok: true, value: null }
+        }
+        checkpoints.push({ kind, stagedDir: dir })
+      }
+      run.deliver({ ...msg, checkpoints })
+      return { ok: true, value: null }
+    }
+    run.deliver(msg as FromChild)
+    return { ok: true, value: null }
+  }
+
+  async function readBody(req: IncomingMessage, cap: number): Promise<Uint8Array | null> {
+    const chunks: Buffer[] = []
+    let n = 0
+    for await (const c of req as AsyncIterable<Buffer>) {
+      n += c.length
+      // Past the cap the rest is read and dropped, so the answer reaches the page (no reset).
+      if (n <= cap) chunks.push(c)
+    }
+    return n > cap ? null : new Uint8Array(Buffer.concat(chunks))
+  }
+
+  async function datasetBody(id: string): Promise<Uint8Array> {
+    const data = await opts.loadDataset(id)
+    // DatasetStore caches the arrays; the same object means the same data, already encoded.
+    if (encoded?.id === id && encoded.data === data) return encoded.body
+    const header: DatasetHeader = {
+      id: data.id,
+      title: data.title,
+      classes: data.classes,
+      style: data.style,
+      train: { count: data.train.count, height: data.train.height, width: data.train.width },
+      test: { count: data.test.count, height: data.test.height, width: data.test.width }
+    }
+    const body = frame(header, [data.train.images, data.train.labels, data.test.images, data.test.labels])
+    encoded = { id, data, body }
+    return body
+  }
+
+  return {
+    spawner,
+    list() {
+      return [...windows.values()].filter((w) => w.info).sort((a, b) => b.at - a.at).map((w) => w.info as BrowserGpuInfo)
+    },
+    connect(send) {
+      const id = nextWindow++
+      windows.set(id, { send, info: null, at: 0 })
+      return {
+        id,
+        handle(method, rawArgs) {
+          const parsed = methods[method].args.safeParse(rawArgs ?? {})
+          if (!parsed.success) return refusal(new StudioError('invalid_argument', `Invalid arguments for ${method}: ${parsed.error.issues[0]?.message ?? 'bad shape'}.`))
+          if (method === 'browserGpu.register') {
+            const w = windows.get(id)
+            if (w) Object.assign(w, { info: parsed.data as BrowserGpuInfo, at: ++registrations })
+            return { ok: true, value: null }
+          }
+          const a = parsed.data as { runId: number; message: unknown }
+          return relay(id, a.runId, a.message)
+        },
+        close() {
+          windows.delete(id)
+          for (const run of [...runs.values()]) if (run.window === id) run.exit(TAB_CLOSED)
+        }
+      }
+    },
+    async handleHttp(req, res, pathname) {
+      const m = /^\/files\/worker\/runs\/(\d{1,12})\/(dataset|checkpoints\/(\d{1,6})\/(best|last))$/.exec(pathname)
+      if (!m) return false
+      const run = runs.get(Number(m[1]))
+      if (!run || !sameKey(req.headers[workerKeyHeader], run.key)) {
+        req.resume()
+        sendJson(res, 403, refusal(new StudioError('unauthorized', 'This address belongs to a browser worker run that is not training here.')))
+        return true
+      }
+      if (m[2] === 'dataset' && (req.method === 'GET' || req.method === 'HEAD')) {
+        const body = await datasetBody(run.config.dataset)
+        res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(body.length), 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' })
+        res.end(req.method === 'HEAD' ? undefined : body)
+        return true
+      }
+      if (m[3] && req.method === 'POST') {
+        const body = await readBody(req, MAX_WEIGHTS_BYTES + MAX_MODEL_JSON_BYTES)
+        if (!body) {
+          sendJson(res, 413, refusal(new StudioError('too_large', 'The checkpoint is larger than a checkpoint may be.')))
+          return true
+        }
+        let header: CheckpointHeader
+        let weights: Uint8Array
+        try {
+          ;({ header, payload: weights } = unframe<CheckpointHeader>(body, MAX_MODEL_JSON_BYTES))
+          if (!header || typeof header.modelTopology !== 'object' || !Array.isArray(header.weightSpecs)) throw new Error('no model topology or weight specs')
+        } catch (err) {
+          sendJson(res, 400, refusal(new StudioError('invalid_argument', `The checkpoint upload is not readable: ${(err as Error).message}.`)))
+          return true
+        }
+        const epoch = Number(m[3])
+        writeCheckpoint(join(run.stagingDir, `epoch-${epoch}-${m[4]}`), {
+          modelTopology: header.modelTopology as object,
+          weightSpecs: header.weightSpecs as never,
+          format: header.format,
+          generatedBy: header.generatedBy,
+          convertedBy: header.convertedBy ?? null,
+          weightData: weights.slice().buffer
+        })
+        run.uploaded.add(`${epoch}-${m[4]}`)
+        sendJson(res, 200, { ok: true, value: null })
+        return true
+      }
+      req.resume()
+      sendJson(res, 405, refusal(new StudioError('invalid_argument', `No ${req.method} ${pathname} here.`)))
+      return true
+    }
+  }
+}

@@ -1,0 +1,138 @@
+// This browser's GPU as a place where runs train (web mode). The page finds navigator.gpu's
+// adapter and tells the host (browserGpu.register, again on every reconnect); when the host hands
+// it a run ('browserGpu.toWorker', sent to this window alone) it starts the Chromium worker by URL
+// (out/web/worker.js, built from src/worker; never imported here) and relays the worker's messages
+// back with browserGpu.post. Closing the tab closes the socket, and the host ends the run
+// 'interrupted'. Electron's window has no such bridge yet (its runs train in utility processes).
+import { reactive } from 'vue'
+import { isSoftwareAdapter, type BrowserAdapter, type BrowserGpuInfo, type PageToWorker, type WorkerToPage } from '../../../shared/browser-gpu'
+import type { StudioClient } from './types'
+import { pageToken } from './ws-client'
+
+interface GpuAdapterLike {
+  info?: { vendor?: string; architecture?: string; description?: string; isFallbackAdapter?: boolean }
+  isFallbackAdapter?: boolean
+}
+
+/** What the page knows about its GPU; the views read it. */
+export const browserGpu = reactive<{ checked: boolean; info: BrowserGpuInfo | null; measuring: boolean; measureError: string | null; training: number[] }>({
+  checked: false,
+  info: null,
+  measuring: false,
+  measureError: null,
+  training: []
+})
+
+const MEASURED_KEY = 'conv-studio:browser-gpu-lenet'
+
+function workerUrl(): URL {
+  return new URL('./worker.js', document.baseURI)
+}
+
+async function findAdapter(): Promise<{ adapter: BrowserAdapter | null; reason: string | null }> {
+  const gpu = (navigator as unknown as { gpu?: { requestAdapter(o?: object): Promise<GpuAdapterLike | null> } }).gpu
+  if (!gpu) return { adapter: null, reason: 'This browser has no WebGPU (navigator.gpu is missing): use a recent Chrome or Edge, on http://127.0.0.1 or https.' }
+  let a: GpuAdapterLike | null = null
+  try {
+    a = await gpu.requestAdapter({ powerPreference: 'high-performance' })
+  } catch (err) {
+    return { adapter: null, reason: `WebGPU gave no adapter: ${(err as Error).message}` }
+  }
+  if (!a) return { adapter: null, reason: 'WebGPU gave no adapter (the GPU is blocklisted or disabled in this browser).' }
+  const info = a.info ?? {}
+  const base = { vendor: info.vendor ?? '', architecture: info.architecture ?? '', description: info.description ?? '' }
+  return { adapter: { ...base, software: isSoftwareAdapter({ ...base, isFallbackAdapter: a.isFallbackAdapter ?? info.isFallbackAdapter }) }, reason: null }
+}
+
+function browserName(): string {
+  const m = /(Edg|Chrome|Firefox|Safari)\/[\d.]+/.exec(navigator.userAgent)
+  return m ? m[0] : 'unknown browser'
+}
+
+function measuredKey(a: BrowserAdapter): string {
+  return `${MEASURED_KEY}:${a.vendor}/${a.architecture}/${a.description}`
+}
+
+let client: StudioClient | null = null
+
+async function register(): Promise<void> {
+  if (!client || !browserGpu.info) return
+  try {
+    await client.invoke('browserGpu.register', JSON.parse(JSON.stringify(browserGpu.info)) as BrowserGpuInfo)
+  } catch (err) {
+    console.warn('[browser-gpu] the host did not take this window’s GPU:', (err as Error).message)
+  }
+}
+
+/** Starts the bridge once (main.ts). Nothing happens in Electron, where window.studio exists. */
+export async function startBrowserGpu(api: StudioClient): Promise<void> {
+  if (window.studio || client) return
+  client = api
+  const workers = new Map<number, Worker>()
+  api.on('browserGpu.toWorker', (msg) => {
+    if (msg.type === 'start') {
+      workers.get(msg.runId)?.terminate()
+      const worker = new Worker(workerUrl(), { type: 'module', name: `conv-studio-run-${msg.runId}` })
+      workers.set(msg.runId, worker)
+      browserGpu.training = [...workers.keys()]
+      const relay = (message: Extract<WorkerToPage, { type: 'run' }>['message']) =>
+        api.invoke('browserGpu.post', { runId: msg.runId, message: message as unknown as { type: string } }).catch((err: unknown) => console.warn('[browser-gpu] relay failed:', (err as Error).message))
+      worker.onmessage = (e: MessageEvent<WorkerToPage>) => {
+        if (e.data.type === 'run') void relay(e.data.message)
+      }
+      // A worker that fails to load (a 404, a syntax error) says so once, as the run's error.
+      worker.onerror = (e) => {
+        e.preventDefault()
+        void relay({ type: 'error', message: `The browser worker stopped: ${e.message || 'it could not be loaded'}.` })
+      }
+      const start: PageToWorker = { ...msg, token: pageToken(window.location, window.sessionStorage) }
+      worker.postMessage(start)
+    } else {
+      const worker = workers.get(msg.runId)
+      if (!worker) return
+      worker.postMessage(msg)
+      if (msg.type === 'stop') {
+        // The host has what it needs: the worker ends now (a cancel let it finish its batch first).
+        worker.terminate()
+        workers.delete(msg.runId)
+        browserGpu.training = [...workers.keys()]
+      }
+    }
+  })
+  api.onConnection?.((s) => {
+    if (s === 'reconnected') void register()
+  })
+  const { adapter, reason } = await findAdapter()
+  const saved = adapter ? Number(window.localStorage.getItem(measuredKey(adapter))) : NaN
+  browserGpu.info = { adapter, reason, examplesPerSec: Number.isFinite(saved) && saved > 0 ? saved : null, browser: browserName() }
+  browserGpu.checked = true
+  await register()
+}
+
+/** Measures LeNet-5's training throughput in a worker on this GPU (about `seconds`, plus shader compilation). */
+export async function measureBrowserGpu(seconds = 6): Promise<void> {
+  const info = browserGpu.info
+  if (!info?.adapter || browserGpu.measuring) return
+  browserGpu.measuring = true
+  browserGpu.measureError = null
+  const worker = new Worker(workerUrl(), { type: 'module', name: 'conv-studio-measure' })
+  try {
+    const result = await new Promise<Extract<WorkerToPage, { type: 'measured' }>>((resolve, reject) => {
+      worker.onmessage = (e: MessageEvent<WorkerToPage>) => e.data.type === 'measured' && resolve(e.data)
+      worker.onerror = (e) => {
+        e.preventDefault()
+        reject(new Error(e.message || 'the worker could not be loaded'))
+      }
+      worker.postMessage({ type: 'measure', seconds } satisfies PageToWorker)
+    })
+    if (result.error || result.examplesPerSec === null) throw new Error(result.error ?? 'nothing was measured')
+    info.examplesPerSec = result.examplesPerSec
+    window.localStorage.setItem(measuredKey(info.adapter), String(result.examplesPerSec))
+    await register()
+  } catch (err) {
+    browserGpu.measureError = `The measurement failed: ${(err as Error).message}`
+  } finally {
+    worker.terminate()
+    browserGpu.measuring = false
+  }
+}

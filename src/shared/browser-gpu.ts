@@ -1,0 +1,150 @@
+// Training in a browser's GPU (Chromium's WebGPU through tfjs-backend-webgpu), declared once for the
+// three sides that speak of it: the host (src/main/transports/browser-worker.ts, a ChildHandle
+// whose messages cross the page's socket), the page that starts the worker and relays
+// (src/renderer/src/api/browser-gpu.ts) and the worker itself (src/worker/). Types only, plus the
+// pure rules (what counts as a software adapter); no zod here, the worker bundle stays small.
+import type { BatchPoint, EpochRecord, TrainStartInfo } from './domain'
+import type { CheckpointKind, TrainConfig } from './schemas'
+
+/** The TrainConfig backend value that means "train in the browser window's GPU". */
+export const BROWSER_WEBGPU = 'browser-webgpu' as const
+
+/** What a page found: navigator.gpu's adapter, as GPUAdapterInfo names it. */
+export interface BrowserAdapter {
+  vendor: string
+  architecture: string
+  description: string
+  /** A CPU rasteriser (SwiftShader, WARP, llvmpipe): never chosen automatically. */
+  software: boolean
+}
+
+/** What a window tells the host about its GPU (browserGpu.register). */
+export interface BrowserGpuInfo {
+  adapter: BrowserAdapter | null
+  /** Why there is no adapter (no navigator.gpu, requestAdapter gave none), or null. */
+  reason: string | null
+  /** LeNet-5 training examples per second measured in this browser's worker, once measured. */
+  examplesPerSec: number | null
+  /** The user agent's product and version ("Chrome/142.0.0.0"). */
+  browser: string
+}
+
+/** A name a person recognises: "google swiftshader", "nvidia ampere (GeForce RTX 3060)". */
+export function adapterLabel(a: BrowserAdapter): string {
+  const base = [a.vendor, a.architecture].filter(Boolean).join(' ') || 'unknown adapter'
+  return a.description && !base.includes(a.description) ? `${base} (${a.description})` : base
+}
+
+/**
+ * Software adapters: SwiftShader (Chromium's, what `--use-webgpu-adapter=swiftshader` gives),
+ * Microsoft's WARP / Basic Render Driver, Mesa's llvmpipe / lavapipe. isFallbackAdapter says so
+ * when the browser sets it; the names catch the rest.
+ */
+export function isSoftwareAdapter(info: { vendor?: string; architecture?: string; description?: string; isFallbackAdapter?: boolean }): boolean {
+  if (info.isFallbackAdapter) return true
+  const text = `${info.vendor ?? ''} ${info.architecture ?? ''} ${info.description ?? ''}`.toLowerCase()
+  return /swiftshader|llvmpipe|lavapipe|softpipe|\bwarp\b|basic render/.test(text)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Host → page (the 'browserGpu.toWorker' event, sent to the one window that holds the run).
+
+export interface WorkerStart {
+  type: 'start'
+  runId: number
+  config: TrainConfig
+  /** GET: the dataset's arrays (encodeDatasetArrays). */
+  datasetUrl: string
+  /** POST <checkpointUrl>/<epoch>/<kind>: one checkpoint (encodeCheckpoint). */
+  checkpointUrl: string
+  /** Sent as workerKeyHeader with every request of this run: the routes take nothing else. */
+  key: string
+}
+
+export type ToWorker = WorkerStart | { type: 'cancel'; runId: number } | { type: 'stop'; runId: number }
+
+/** The header a worker's requests carry their run's key in (besides the page's token). */
+export const workerKeyHeader = 'x-conv-studio-worker-key'
+
+// ---------------------------------------------------------------------------------------------
+// Worker → page → host ('browserGpu.post'). The same shapes as a Node child's FromChild messages,
+// except that checkpoints were uploaded already (the host knows where it put them) and 'lost'.
+
+export interface WorkerTestResult {
+  loss: number
+  acc: number
+  confusion: number[][]
+  precision: (number | null)[]
+  recall: (number | null)[]
+  /** base64 of one byte per test example. */
+  predictions: string
+  labels: string
+}
+
+export type FromWorker =
+  | { type: 'started'; backend: string; device: string | null; versions: Record<string, string>; reason: string }
+  | ({ type: 'info' } & TrainStartInfo)
+  | ({ type: 'batch' } & BatchPoint)
+  | { type: 'epoch'; epoch: EpochRecord; confusion: number[][]; /** base64 */ predictions: string; isBest: boolean; checkpoints: { kind: CheckpointKind }[] }
+  | { type: 'done'; status: 'completed' | 'cancelled'; epochsDone: number; bestEpoch: number | null; bestValAcc: number | null; examplesPerSec: number; test: WorkerTestResult | null }
+  | { type: 'error'; message: string }
+  /** The GPU device was lost (driver reset, out of memory, the browser reclaimed it). */
+  | { type: 'lost'; message: string }
+
+/** Page ↔ its worker: the worker also answers a measurement of LeNet-5 throughput. */
+export type PageToWorker =
+  | Exclude<ToWorker, WorkerStart>
+  /** The page adds its access token: the worker's requests carry it like the page's own. */
+  | (WorkerStart & { token: string })
+  | { type: 'measure'; seconds: number }
+  /** parity.ts: every layer type against the cpu backend (tests). */
+  | { type: 'parity' }
+export type WorkerToPage =
+  | { type: 'run'; runId: number; message: FromWorker }
+  | { type: 'measured'; examplesPerSec: number | null; error: string | null }
+
+// ---------------------------------------------------------------------------------------------
+// Binary bodies (one JSON header, then raw bytes): a dataset is tens of MB and AlexNet's weights
+// 187 MB, far too much for a socket message or base64.
+
+/** [u32 LE header length][header JSON][payload bytes]. */
+export function frame(header: unknown, payload: Uint8Array[]): Uint8Array {
+  const head = new TextEncoder().encode(JSON.stringify(header))
+  const total = 4 + head.length + payload.reduce((n, p) => n + p.length, 0)
+  const out = new Uint8Array(total)
+  new DataView(out.buffer).setUint32(0, head.length, true)
+  out.set(head, 4)
+  let at = 4 + head.length
+  for (const p of payload) {
+    out.set(p, at)
+    at += p.length
+  }
+  return out
+}
+
+/** The header and the bytes after it; throws on a body too short for what it declares. */
+export function unframe<H>(body: Uint8Array, maxHeader = 16 * 1024 * 1024): { header: H; payload: Uint8Array } {
+  if (body.length < 4) throw new Error('The body is shorter than its header length.')
+  const len = new DataView(body.buffer, body.byteOffset, body.byteLength).getUint32(0, true)
+  if (len > maxHeader || 4 + len > body.length) throw new Error('The body declares a header longer than itself.')
+  const header = JSON.parse(new TextDecoder().decode(body.subarray(4, 4 + len))) as H
+  return { header, payload: body.subarray(4 + len) }
+}
+
+export interface DatasetHeader {
+  id: string
+  title: string
+  classes: string[]
+  style: string
+  train: { count: number; height: number; width: number }
+  test: { count: number; height: number; width: number }
+}
+
+/** A checkpoint as the worker uploads it: tfjs's model.json fields, then the weights. */
+export interface CheckpointHeader {
+  modelTopology: unknown
+  weightSpecs: unknown[]
+  format?: string
+  generatedBy?: string
+  convertedBy?: string | null
+}
