@@ -24,28 +24,24 @@ export function augmentBatch(x: tf.Tensor4D, a: Augment, n: Normalize | 'dataset
   if (a.cropPadding === 0 && !a.flip) return x
   return tf.tidy(() => {
     const [count, h, w, c] = x.shape
-    let out = x
-    if (a.cropPadding > 0) {
-      const p = a.cropPadding
+    const p = a.cropPadding
+    const H = h + 2 * p
+    const W = w + 2 * p
+    let src = x
+    if (p > 0) {
       const pad = n ? tf.tensor1d(n.mean.map((m, k) => -m / n.std[k])) : tf.zeros([c])
-      const padded = tf.add(tf.pad(tf.sub(out, pad), [[0, 0], [p, p], [p, p], [0, 0]]), pad) as tf.Tensor4D
-      const H = h + 2 * p
-      const W = w + 2 * p
-      const boxes: number[] = []
-      for (let i = 0; i < count; i++) {
-        const oy = Math.floor(rng() * (2 * p + 1))
-        const ox = Math.floor(rng() * (2 * p + 1))
-        // Integer pixel boxes sampled at their own size: cropAndResize copies them exactly.
-        boxes.push(oy / (H - 1), ox / (W - 1), (oy + h - 1) / (H - 1), (ox + w - 1) / (W - 1))
-      }
-      out = tf.image.cropAndResize(padded, tf.tensor2d(boxes, [count, 4]), tf.range(0, count, 1, 'int32') as tf.Tensor1D, [h, w], 'bilinear')
+      src = tf.add(tf.pad(tf.sub(x, pad), [[0, 0], [p, p], [p, p], [0, 0]]), pad) as tf.Tensor4D
     }
-    if (a.flip) {
-      const coins: number[] = []
-      for (let i = 0; i < count; i++) coins.push(rng() < 0.5 ? 1 : 0)
-      const mask = tf.tensor4d(coins, [count, 1, 1, 1], 'bool')
-      out = tf.where(tf.broadcastTo(mask, out.shape), tf.reverse(out, 2), out) as tf.Tensor4D
+    // One gather with indices drawn here: every output pixel is a copy of one input pixel (no
+    // interpolation, so a crop is an exact shift and a flip an exact mirror).
+    const index = new Int32Array(count * h * w)
+    for (let i = 0, o = 0; i < count; i++) {
+      const oy = p > 0 ? Math.floor(rng() * (2 * p + 1)) : 0
+      const ox = p > 0 ? Math.floor(rng() * (2 * p + 1)) : 0
+      const mirror = a.flip && rng() < 0.5
+      for (let y = 0; y < h; y++)
+        for (let xx = 0; xx < w; xx++, o++) index[o] = (i * H + oy + y) * W + ox + (mirror ? w - 1 - xx : xx)
     }
-    return out
+    return tf.reshape(tf.gather(tf.reshape(src, [count * H * W, c]), tf.tensor1d(index, 'int32')), [count, h, w, c]) as tf.Tensor4D
   })
 }
