@@ -28,12 +28,20 @@ export const layerRules = {
     })),
     patterns: [
       { group: ['@tensorflow/*'], message: 'The renderer does not run models; the services do.' },
-      { group: ['**/main/**', '**/core/**', '**/preload/**'], message: 'The renderer may import only src/shared.' }
+      { group: ['**/main/**', '**/core/**', '**/preload/**', '**/worker/**'], message: 'The renderer may import only src/shared (it starts the worker by URL).' }
     ]
   },
   shared: {
     paths: [...nodeBuiltins, ...platformPackages].map((name) => ({ name, message: 'src/shared has no runtime deps but zod.' })),
     patterns: [{ group: ['**/main/**', '**/core/**', '**/renderer/**', '**/preload/**', '@tensorflow/*'], message: 'src/shared imports nothing of ours.' }]
+  },
+  // The Chromium training worker: browser code that runs the core (tfjs and its browser backends).
+  worker: {
+    paths: [...nodeBuiltins, ...platformPackages, 'vue', 'pinia', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'webgpu'].map((name) => ({
+      name,
+      message: 'src/worker runs in a browser: it may import src/core, src/shared and browser tfjs backends only.'
+    })),
+    patterns: [{ group: ['**/main/**', '**/renderer/**', '**/preload/**'], message: 'src/worker may import only src/core and src/shared.' }]
   },
   preload: {
     paths: [],
@@ -68,5 +76,6 @@ export default tseslint.config(
   { files: ['src/core/**'], rules: { 'no-restricted-imports': ['error', layerRules.core] } },
   { files: ['src/renderer/**'], rules: { 'no-restricted-imports': ['error', layerRules.renderer] } },
   { files: ['src/shared/**'], rules: { 'no-restricted-imports': ['error', layerRules.shared] } },
-  { files: ['src/preload/**'], rules: { 'no-restricted-imports': ['error', layerRules.preload] } }
+  { files: ['src/preload/**'], rules: { 'no-restricted-imports': ['error', layerRules.preload] } },
+  { files: ['src/worker/**'], rules: { 'no-restricted-imports': ['error', layerRules.worker] } }
 )
