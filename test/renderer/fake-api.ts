@@ -73,6 +73,7 @@ export function summaryRow(id: number, over: Partial<RunSummary> = {}): RunSumma
     examplesPerSec: 4000,
     epochsDone: 1,
     epochsPlanned: 1,
+    sweepId: null,
     ...over
   }
 }
@@ -106,6 +107,7 @@ export function runRecord(id: number, over: Partial<RunRecord> = {}): RunRecord 
     testPrecision: null,
     testRecall: null,
     classes: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
+    initFrom: null,
     ...over
   }
 }
