@@ -101,7 +101,10 @@ export const TrainConfigSchema = z.object({
       so prediction, confusion cells and exports apply the very same numbers. Null: pixels / 255 only. */
   normalize: z.union([z.literal('dataset'), NormalizeSchema]).nullable().default(null),
   /** Training-time augmentation (never at evaluation or prediction); off by default. */
-  augment: AugmentSchema.default({ cropPadding: 0, flip: false })
+  augment: AugmentSchema.default({ cropPadding: 0, flip: false }),
+  /** How the dataset's pictures were made (an image-folder import: its side and resize policy),
+      filled in when the run is queued, so a dropped photo is made exactly the same way. */
+  imagePrep: z.object({ size: z.int().min(8).max(512), policy: z.enum(['stretch', 'fit', 'crop']) }).nullable().default(null)
 })
 export type TrainConfig = z.infer<typeof TrainConfigSchema>
 export type TrainConfigInput = z.input<typeof TrainConfigSchema>

@@ -2,7 +2,8 @@
 // trainer does (pixel / 255, bilinear resize with half-pixel centres like PIL when the network
 // expects another size), so predictions after training see what training saw.
 import * as tf from '@tensorflow/tfjs'
-import type { ModelSpec } from '../../shared/schemas'
+import type { ModelSpec, Normalize } from '../../shared/schemas'
+import { normalizeBatch } from '../data/augment'
 // Registers SeededDropout so models that use it deserialise.
 import './build'
 
@@ -23,15 +24,19 @@ export async function modelToArtifacts(model: tf.LayersModel): Promise<tf.io.Mod
   return saved
 }
 
-/** [count, size, size, 1] float32 in [0, 1]; size = spec.inputSize. */
-export function toInputTensor(images: Uint8Array, count: number, srcSize: number, spec: ModelSpec): tf.Tensor4D {
-  if (images.length < count * srcSize * srcSize) {
-    throw new RangeError(`toInputTensor: ${images.length} bytes cannot hold ${count} images of ${srcSize}x${srcSize}`)
+/**
+ * [count, size, size, channels] float32 in [0, 1] (then (x - mean) / std when the run normalises);
+ * size = spec.inputSize, channels = spec.inputChannels (images are HWC bytes, RGB interleaved).
+ */
+export function toInputTensor(images: Uint8Array, count: number, srcSize: number, spec: ModelSpec, normalize: Normalize | 'dataset' | null = null): tf.Tensor4D {
+  const c = spec.inputChannels
+  if (images.length < count * srcSize * srcSize * c) {
+    throw new RangeError(`toInputTensor: ${images.length} bytes cannot hold ${count} images of ${srcSize}x${srcSize}x${c}`)
   }
   return tf.tidy(() => {
-    const bytes = images.subarray(0, count * srcSize * srcSize)
-    const x = tf.div(tf.tensor4d(Float32Array.from(bytes), [count, srcSize, srcSize, 1]), 255) as tf.Tensor4D
-    return resizeTo(x, spec.inputSize)
+    const bytes = images.subarray(0, count * srcSize * srcSize * c)
+    const x = tf.div(tf.tensor4d(Float32Array.from(bytes), [count, srcSize, srcSize, c]), 255) as tf.Tensor4D
+    return resizeTo(normalizeBatch(x, normalize), spec.inputSize)
   })
 }
 

@@ -19,8 +19,10 @@ export interface PipelineImage {
   name: string
   width: number
   height: number
-  /** width*height bytes, row-major. */
+  /** width*height*channels bytes, row-major (RGB interleaved when channels is 3). */
   pixels: Uint8Array
+  /** Absent: 1 (gray). Colour steps come from photo sets. */
+  channels?: 1 | 3
 }
 
 export interface PreprocessOutput {

@@ -39,5 +39,7 @@ export async function prepareRunConfig(datasets: DatasetStore, config: TrainConf
   const normalize = wantsStats ? channelStats(data!.train) : config.normalize
   if (normalize && normalize !== 'dataset' && (normalize.mean.length !== channels || normalize.std.length !== channels))
     throw new StudioError('invalid_argument', `normalize has ${normalize.mean.length} means for ${channels}-channel images.`)
-  return { ...config, spec, normalize }
+  const report = info?.source === 'imported' ? datasets.importReport(config.dataset) : null
+  const imagePrep = style === 'photos' ? { size, policy: report?.policy ?? 'stretch' } : null
+  return { ...config, spec, normalize, imagePrep }
 }

@@ -7,10 +7,10 @@ import { join } from 'node:path'
 import { tf } from '../tfjs'
 import { StudioError } from '../../shared/contract'
 import type { GrayImage, PredictResult, PreprocessStep } from '../../shared/domain'
-import type { ModelSpec } from '../../shared/schemas'
+import type { ModelSpec, TrainConfig } from '../../shared/schemas'
 import { modelFromArtifacts, toInputTensor } from '../../core/models/io'
 import { NoInkError, preprocess, type PipelineImage, type PreprocessStyle } from '../../core/predict/pipeline'
-import { decodeImage, ImageDecodeError } from './image-decode'
+import { decodeForDataset, decodeImage, ImageDecodeError } from './image-decode'
 import { inspectImage } from '../../core/inspect/inspect'
 import { toInspectResult } from './inspect'
 import type { InspectResult } from '../../shared/domain'
@@ -46,6 +46,10 @@ interface Loaded {
   spec: ModelSpec
   classes: string[]
   style: PreprocessStyle
+  /** The run's (x - mean) / std, applied to every input as in training. */
+  normalize: TrainConfig['normalize']
+  /** A photo set's import side and policy: dropped pictures are made the same way. */
+  prep: TrainConfig['imagePrep']
 }
 
 export class Predictor {
@@ -66,6 +70,22 @@ export class Predictor {
   async predictFile(runId: number, weights: WeightsKind, fileName: string, bytes: Uint8Array, topK: number): Promise<PredictResult> {
     const m = await this.load(runId, weights)
     const started = performance.now()
+    if (m.prep) {
+      // A photo set: the picture is made as the import made the dataset's (one function for both),
+      // colour kept; the network then resizes and normalises it as it did in training.
+      const { size, policy } = m.prep
+      const channels = m.spec.inputChannels
+      const decoded = await decodeImage(fileName, bytes)
+      const input = await decodeForDataset(fileName, bytes, { size, channels, policy })
+      const steps: PipelineImage[] = [
+        { name: `decoded (${decoded.originalWidth}x${decoded.originalHeight})`, width: decoded.width, height: decoded.height, pixels: rgbOf(decoded.rgba), channels: 3 },
+        { name: `resized to ${size}x${size} (${policy})${channels === 1 ? ', gray' : ''}`, width: size, height: size, pixels: input, channels }
+      ]
+      if (m.normalize && m.normalize !== 'dataset')
+        steps.push({ name: `normalised: mean ${m.normalize.mean.map((v) => v.toFixed(3)).join('/')}, std ${m.normalize.std.map((v) => v.toFixed(3)).join('/')}`, width: size, height: size, pixels: input, channels })
+      const probs = this.forward(m, input, 1, size)
+      return { fileName, top: topClasses(probs, m.classes, topK), steps: steps.map((st) => this.toStep(st)), milliseconds: performance.now() - started }
+    }
     const decoded = await decodeImage(fileName, bytes)
     let pre
     try {
@@ -86,17 +106,18 @@ export class Predictor {
     }
   }
 
-  /** Probabilities for raw dataset images (count*size*size bytes, IDX convention), count*numClasses floats. */
+  /** Probabilities for raw dataset images (count*size*size*channels bytes, IDX convention), count*numClasses floats. */
   async predictPixels(runId: number, weights: WeightsKind, images: Uint8Array, count: number, size: number): Promise<Float32Array> {
-    if (!Number.isInteger(count) || count < 0 || !Number.isInteger(size) || size < 1 || images.length < count * size * size) {
-      throw new StudioError('invalid_argument', `predictPixels: ${images.length} bytes do not hold ${count} images of ${size}x${size}.`)
-    }
     const m = await this.load(runId, weights)
+    const per = size * size * m.spec.inputChannels
+    if (!Number.isInteger(count) || count < 0 || !Number.isInteger(size) || size < 1 || images.length < count * per) {
+      throw new StudioError('invalid_argument', `predictPixels: ${images.length} bytes do not hold ${count} images of ${size}x${size}x${m.spec.inputChannels}.`)
+    }
     const classes = m.spec.numClasses
     const out = new Float32Array(count * classes)
     for (let start = 0; start < count; start += BATCH) {
       const n = Math.min(BATCH, count - start)
-      out.set(this.forward(m, images.subarray(start * size * size, (start + n) * size * size), n, size), start * classes)
+      out.set(this.forward(m, images.subarray(start * per, (start + n) * per), n, size), start * classes)
     }
     return out
   }
@@ -130,7 +151,7 @@ export class Predictor {
     }
     if (classIndex !== null && classIndex >= m.spec.numClasses)
       throw new StudioError('invalid_argument', `Run ${runId} has ${m.spec.numClasses} classes; class ${classIndex} does not exist.`)
-    const x = toInputTensor(image.pixels, 1, image.width, m.spec)
+    const x = toInputTensor(image.pixels, 1, image.width, m.spec, m.normalize)
     try {
       const r = inspectImage(m.model, m.spec, x, classIndex ?? undefined)
       return toInspectResult(r, m.classes, image, performance.now() - started)
@@ -153,7 +174,7 @@ export class Predictor {
 
   private forward(m: Loaded, images: Uint8Array, count: number, size = SOURCE_SIZE): Float32Array {
     return tf.tidy(() => {
-      const x = toInputTensor(images, count, size, m.spec)
+      const x = toInputTensor(images, count, size, m.spec, m.normalize)
       const logits = m.model.predict(x) as tf.Tensor
       // The networks end in a linear layer (logits); training applies softmax inside the loss.
       return tf.softmax(logits).dataSync() as Float32Array
@@ -194,7 +215,14 @@ export class Predictor {
       } catch (err) {
         throw new StudioError('data_error', `Run ${runId}: the ${kind} weights in ${dir} cannot be loaded (${err instanceof Error ? err.message : String(err)}).`)
       }
-      return { model, spec: run.config.spec, classes: run.classes, style: this.styleOf(run.config.dataset) }
+      return {
+        model,
+        spec: run.config.spec,
+        classes: run.classes,
+        style: this.styleOf(run.config.dataset),
+        normalize: run.config.normalize ?? null,
+        prep: run.config.imagePrep ?? null
+      }
     })()
     this.cache.set(key, { stamp, loaded })
     // A failed load is not cached: the next call tries again (the files may be being written).
@@ -217,7 +245,8 @@ export class Predictor {
     const image: GrayImage = {
       width: preview.width,
       height: preview.height,
-      pixels: Buffer.from(preview.pixels.buffer, preview.pixels.byteOffset, preview.pixels.byteLength).toString('base64')
+      pixels: Buffer.from(preview.pixels.buffer, preview.pixels.byteOffset, preview.pixels.byteLength).toString('base64'),
+      ...(preview.channels === 3 ? { channels: 3 as const } : {})
     }
     return { name: s.name, image }
   }
@@ -230,24 +259,26 @@ export class Predictor {
 export function shrinkForPreview(s: PipelineImage, side: number): PipelineImage {
   const k = Math.ceil(Math.max(s.width, s.height) / side)
   if (k <= 1) return s
+  // Colour steps: each channel is a plane of its own here (HWC, so a stride of c).
+  const c = s.channels ?? 1
   const w = Math.ceil(s.width / k)
   const h = Math.ceil(s.height / k)
-  const sum = new Uint32Array(w * h)
+  const sum = new Uint32Array(w * h * c)
   const count = new Uint32Array(w * h)
   const col = new Int32Array(s.width)
   for (let x = 0; x < s.width; x++) col[x] = (x / k) | 0
   const px = s.pixels
   for (let y = 0, i = 0; y < s.height; y++) {
     const row = ((y / k) | 0) * w
-    for (let x = 0; x < s.width; x++, i++) sum[row + col[x]] += px[i]
+    for (let x = 0; x < s.width; x++, i++) for (let ch = 0; ch < c; ch++) sum[(row + col[x]) * c + ch] += px[i * c + ch]
   }
   for (let y = 0; y < h; y++) {
     const rows = Math.min(k, s.height - y * k)
     for (let x = 0; x < w; x++) count[y * w + x] = rows * Math.min(k, s.width - x * k)
   }
-  const pixels = new Uint8Array(w * h)
-  for (let o = 0; o < pixels.length; o++) pixels[o] = Math.round(sum[o] / count[o])
-  return { name: s.name, width: w, height: h, pixels }
+  const pixels = new Uint8Array(w * h * c)
+  for (let o = 0; o < pixels.length; o++) pixels[o] = Math.round(sum[o] / count[(o / c) | 0])
+  return { name: s.name, width: w, height: h, pixels, ...(c === 3 ? { channels: 3 as const } : {}) }
 }
 
 /** The checkpoint's artifacts, or a one-line error that names the run and the folder. */
@@ -271,3 +302,14 @@ export function topClasses(probs: Float32Array, classes: string[], k: number): P
 }
 
 export { ImageDecodeError, NoInkError }
+
+/** The RGB bytes of RGBA pixels (step images carry no alpha). */
+function rgbOf(rgba: Uint8Array): Uint8Array {
+  const out = new Uint8Array((rgba.length / 4) * 3)
+  for (let i = 0, j = 0; i < rgba.length; i += 4, j += 3) {
+    out[j] = rgba[i]
+    out[j + 1] = rgba[i + 1]
+    out[j + 2] = rgba[i + 2]
+  }
+  return out
+}

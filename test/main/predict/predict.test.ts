@@ -199,12 +199,12 @@ describe('Predictor on a trained LeNet-5', () => {
       expect(r.message).toMatch(/^blank\.jpg: no ink found/)
     })
 
-    it('unsupported formats: BMP, SVG', async () => {
+    it('unsupported formats: an OS/2 BMP (Windows BMPs are read), SVG', async () => {
       const bmp = Buffer.alloc(70)
       bmp.write('BM', 0, 'ascii')
       const bmpErr = await problemOf(predictor.predictFile(s.runId, 'best', 'scan.bmp', bmp, 3))
       expect(bmpErr.problem).toBe('unsupported')
-      expect(bmpErr.message).toMatch(/BMP images are not supported; save it as PNG, JPEG/)
+      expect(bmpErr.message).toMatch(/OS\/2 BMP files are not supported; save it as PNG/)
       const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="50" height="50"><rect width="10" height="30"/></svg>')
       expect((await problemOf(predictor.predictFile(s.runId, 'best', 'd.svg', svg, 3))).problem).toBe('unsupported')
     })
