@@ -384,15 +384,18 @@ export interface HardExample {
   trueProbability: number | null
 }
 
+/** A HardExample with its image (as the dataset stores it), as runs.hardest and runs.flips list them. */
+export interface HardExampleImage extends HardExample, GrayImage {}
+
 export interface HardestExamples {
-  confidentMistakes: HardExample[]
-  leastConfidentCorrect: HardExample[]
+  confidentMistakes: HardExampleImage[]
+  leastConfidentCorrect: HardExampleImage[]
 }
 
 /** Validation examples whose correctness changed between two epochs. */
 export interface ExampleFlips {
   from: number
   to: number
-  rightToWrong: HardExample[]
-  wrongToRight: HardExample[]
+  rightToWrong: HardExampleImage[]
+  wrongToRight: HardExampleImage[]
 }

@@ -2,8 +2,9 @@
 // seen through the network (the work runs in the model worker), the hardest examples and the
 // examples that flipped between two epochs. Which images a run's predictions are of is recomputed
 // exactly as the trainer chose them (same labels prefix, fraction, seed).
+import { imageBytes } from '../../core/data/types'
 import { StudioError } from '../../shared/contract'
-import type { CellExample, ExampleFlips, GrayImage, HardestExamples, HardExample, InspectResult, InspectTensor, RunRecord } from '../../shared/domain'
+import type { CellExample, ExampleFlips, GrayImage, HardestExamples, HardExample, HardExampleImage, InspectResult, InspectTensor, RunRecord } from '../../shared/domain'
 import type { ParsedArgs } from '../../shared/contract'
 import { splitIndices } from '../../core/data/split'
 import type { DatasetArrays, ImageSet } from '../../core/data/types'
@@ -39,6 +40,12 @@ export function toInspectResult(r: Inspection, classes: string[], image: Pipelin
     image: gray,
     milliseconds
   }
+}
+
+/** The example with its stored pixels, so a list of them can show each image. */
+function withImage(set: ImageSet, e: HardExample): HardExampleImage {
+  const size = imageBytes(set)
+  return { ...e, width: set.width, height: set.height, ...(set.channels === 3 ? { channels: 3 as const } : {}), pixels: Buffer.from(set.images.subarray(e.index * size, (e.index + 1) * size)).toString('base64') }
 }
 
 /** Decodes an InspectTensor's values (the CLI prints them as numbers). */
@@ -84,7 +91,7 @@ export function createInspector(deps: {
   }
 
   /** Each example's probability of its true class with its prediction, for the test set or one epoch's validation. */
-  const scored = async (runId: number, epoch: number | 'test'): Promise<HardExample[]> => {
+  const scored = async (runId: number, epoch: number | 'test'): Promise<{ set: ImageSet; examples: HardExample[] }> => {
     const run = runs.get(runId)
     const probs = runs.trueProbabilities(runId, epoch)
     const predicted = runs.predictions(runId, epoch)
@@ -92,7 +99,7 @@ export function createInspector(deps: {
       throw new StudioError('data_error', `Run ${runId}: ${probs.length} probabilities but ${predicted.length} predictions for ${epoch === 'test' ? 'the test set' : `epoch ${epoch}`}.`)
     const data = await loadDataset(run.config.dataset)
     const { set, split, indices } = examplesOf(run, data, epoch, predicted.length)
-    return Array.from(indices, (index, i) => ({ index, split, trueClass: set.labels[index], predictedClass: predicted[i], trueProbability: probs[i] }))
+    return { set, examples: Array.from(indices, (index, i) => ({ index, split, trueClass: set.labels[index], predictedClass: predicted[i], trueProbability: probs[i] })) }
   }
 
   return {
@@ -104,7 +111,8 @@ export function createInspector(deps: {
       const predicted = runs.predictions(a.runId, a.epoch)
       const data = await loadDataset(run.config.dataset)
       const { set, indices, split } = examplesOf(run, data, a.epoch, predicted.length)
-      const size = set.height * set.width
+      // Colour sets hold 3 bytes a pixel; the cell images keep them (the UI draws RGB).
+      const size = imageBytes(set)
       const picked: number[] = []
       for (let i = 0; i < indices.length && picked.length < a.limit; i++) {
         const idx = indices[i]
@@ -128,6 +136,7 @@ export function createInspector(deps: {
         predictedClass: a.predictedClass,
         width: set.width,
         height: set.height,
+        ...(set.channels === 3 ? { channels: 3 as const } : {}),
         pixels: Buffer.from(images.subarray(k * size, (k + 1) * size)).toString('base64'),
         probabilities: probs ? Array.from(probs.subarray(k * n, (k + 1) * n)) : null
       }))
@@ -154,10 +163,13 @@ export function createInspector(deps: {
     },
 
     async hardest(a) {
-      const all = (await scored(a.runId, a.epoch)).filter((e) => a.trueClass === undefined || e.trueClass === a.trueClass)
+      // A class the run does not have would list nothing, silently.
+      checkClass(runs.get(a.runId), a.trueClass)
+      const { set, examples } = await scored(a.runId, a.epoch)
+      const all = examples.filter((e) => a.trueClass === undefined || e.trueClass === a.trueClass)
       const wrong = all.filter((e) => e.predictedClass !== e.trueClass).sort((x, y) => (x.trueProbability ?? 0) - (y.trueProbability ?? 0))
       const right = all.filter((e) => e.predictedClass === e.trueClass).sort((x, y) => (x.trueProbability ?? 0) - (y.trueProbability ?? 0))
-      return { confidentMistakes: wrong.slice(0, a.limit), leastConfidentCorrect: right.slice(0, a.limit) }
+      return { confidentMistakes: wrong.slice(0, a.limit).map((e) => withImage(set, e)), leastConfidentCorrect: right.slice(0, a.limit).map((e) => withImage(set, e)) }
     },
 
     async flips(a) {
@@ -173,14 +185,14 @@ export function createInspector(deps: {
       } catch {
         probs = null
       }
-      const rightToWrong: HardExample[] = []
-      const wrongToRight: HardExample[] = []
+      const rightToWrong: HardExampleImage[] = []
+      const wrongToRight: HardExampleImage[] = []
       indices.forEach((index, i) => {
         const label = set.labels[index]
         const was = before[i] === label
         const is = after[i] === label
         if (was === is) return
-        const e = { index, split, trueClass: label, predictedClass: after[i], trueProbability: probs ? probs[i] : null }
+        const e = withImage(set, { index, split, trueClass: label, predictedClass: after[i], trueProbability: probs ? probs[i] : null })
         if (was && rightToWrong.length < a.limit) rightToWrong.push(e)
         else if (!was && wrongToRight.length < a.limit) wrongToRight.push(e)
       })
