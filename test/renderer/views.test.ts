@@ -209,6 +209,22 @@ describe('LiveView', () => {
   })
 })
 
+const f32 = (xs: number[]) => btoa(String.fromCharCode(...new Uint8Array(Float32Array.from(xs).buffer)))
+/** A 2x2 single-channel network's inspection, as inspect.* answers it. */
+const inspectResult = {
+  input: { shape: [1, 2, 2], values: f32([0, 0.5, 1, 0]) },
+  layers: [
+    { name: 'Conv2d-1', shape: [1, 2, 2], values: f32([0.1, 0.2, 0.3, 0.4]) },
+    { name: 'Linear-2', shape: [2], values: f32([-1, 2]) }
+  ],
+  top: [{ classIndex: 1, label: '1', probability: 0.95 }, { classIndex: 0, label: '0', probability: 0.05 }],
+  predicted: 1,
+  gradcam: { layer: 'Conv2d-1', classIndex: 1, raw: { shape: [2, 2], values: f32([0, 1, 0, 0]) }, upsampled: { shape: [2, 2], values: f32([0, 1, 0, 0]) } },
+  saliency: { shape: [2, 2], values: f32([0, 0, 1, 0]) },
+  image: { width: 2, height: 2, pixels: btoa('\x00\x00\x00\x00') },
+  milliseconds: 4
+}
+
 describe('RunDetailView', () => {
   it('opens a confusion cell to its images', async () => {
     api.handlers['runs.get'] = ({ runId }) => runRecord(runId, { classes: ['0', '1'] })
@@ -226,21 +242,32 @@ describe('RunDetailView', () => {
       support: [10, 10]
     })
     api.handlers['runs.cellExamples'] = ({ trueClass, predictedClass }) => [
-      { index: 17, trueClass, predictedClass, width: 2, height: 2, pixels: btoa('\x00\x00\x00\x00'), probabilities: [0.2, 0.8] },
-      { index: 23, trueClass, predictedClass, width: 2, height: 2, pixels: btoa('\x00\x00\x00\x00'), probabilities: [0.4, 0.6] }
+      { index: 17, split: 'test' as const, trueClass, predictedClass, width: 2, height: 2, pixels: btoa('\x00\x00\x00\x00'), probabilities: [0.2, 0.8] },
+      { index: 23, split: 'test' as const, trueClass, predictedClass, width: 2, height: 2, pixels: btoa('\x00\x00\x00\x00'), probabilities: [0.4, 0.6] }
     ]
+    api.handlers['runs.hardest'] = () => ({ confidentMistakes: [], leastConfidentCorrect: [] })
+    api.handlers['runs.flips'] = ({ from, to }) => ({ from, to, rightToWrong: [], wrongToRight: [] })
+    api.handlers['runs.filters'] = () => []
+    api.handlers['runs.histograms'] = () => []
+    api.handlers['inspect.example'] = () => inspectResult
     const w = await mountRoute('/runs/3')
     await flushPromises()
     expect(w.text()).toContain('accuracy 85.00%')
     await w.find('[data-cell="0-1"]').trigger('click')
     await flushPromises()
     expect(api.called('runs.cellExamples')[0]).toMatchObject({ runId: 3, epoch: 'test', trueClass: 0, predictedClass: 1 })
-    const figs = w.findAll('[data-testid="cell-examples"] figure')
+    const figs = w.findAll('[data-testid="cell-examples"] button')
     expect(figs).toHaveLength(2)
     expect(figs[0].text()).toContain('#17')
     expect(figs[0].text()).toContain('80%')
     // per-class recall of class 0 = 8/10
     expect(w.text()).toContain('80.0%')
+    // An image of the cell opens in Inspect (issue 18).
+    await figs[1].trigger('click')
+    await flushPromises()
+    expect(api.called('inspect.example')[0]).toMatchObject({ runId: 3, weights: 'best', split: 'test', index: 23 })
+    expect(w.find('[data-testid="run-inspect"]').text()).toContain('Inspect test example #23')
+    expect(w.find('[data-testid="inspect-predicted"]').text()).toBe('1')
     w.unmount()
   })
 
@@ -275,6 +302,14 @@ describe('PredictView', () => {
     expect(table).toContain('four.png')
     expect(table).toContain('97.0%')
     expect(table).toContain('empty.png is empty (0 bytes).')
+    // The file opens in Inspect with the bytes that were dropped (issue 18).
+    api.handlers['inspect.image'] = () => inspectResult
+    api.handlers['runs.get'] = ({ runId }) => runRecord(runId, { classes: ['0', '1'] })
+    await w.findAll('[data-testid="predict-table"] button').find((b) => b.text() === 'four.png')!.trigger('click')
+    await w.find('[data-testid="inspect-file"]').trigger('click')
+    await flushPromises()
+    expect(api.called('inspect.image')[0]).toMatchObject({ runId: 3, weights: 'best', fileName: 'four.png', data: 'AQ==' })
+    expect(w.find('[data-testid="predict-inspect"]').text()).toContain('Grad-CAM on Conv2d-1')
     w.unmount()
   })
 

@@ -10,7 +10,12 @@ export interface PredictItem {
   state: 'pending' | 'done' | 'error'
   result: PredictResult | null
   error: string | null
+  /** The file as base64, kept so it can be opened in Inspect (null for files over INSPECT_MAX_BYTES). */
+  data: string | null
 }
+
+/** Dropped files kept for Inspect up to this size; a folder of big photos is not held twice in memory. */
+const INSPECT_MAX_BYTES = 4 * 1024 * 1024
 
 /** Base64 of bytes without Node's Buffer; chunked so a 30 MB file does not blow the call stack. */
 export function bytesToBase64(bytes: Uint8Array): string {
@@ -30,6 +35,8 @@ export const usePredictStore = defineStore('predict', () => {
   const items = ref<PredictItem[]>([])
   const drawing = ref<PredictResult | null>(null)
   const drawingError = ref<string | null>(null)
+  /** The drawing pad's last PNG (base64), for Inspect. */
+  const drawingData = ref<string | null>(null)
   let nextKey = 1
   let drawSeq = 0
 
@@ -45,7 +52,8 @@ export const usePredictStore = defineStore('predict', () => {
   }
 
   async function predictBytes(fileName: string, bytes: Uint8Array): Promise<PredictItem> {
-    const item = reactive<PredictItem>({ key: nextKey++, fileName, state: 'pending', result: null, error: null })
+    const data = bytesToBase64(bytes)
+    const item = reactive<PredictItem>({ key: nextKey++, fileName, state: 'pending', result: null, error: null, data: bytes.length <= INSPECT_MAX_BYTES ? data : null })
     items.value.unshift(item)
     if (runId.value === null) {
       item.state = 'error'
@@ -57,7 +65,7 @@ export const usePredictStore = defineStore('predict', () => {
         runId: runId.value,
         weights: weights.value,
         fileName,
-        data: bytesToBase64(bytes),
+        data,
         topK: topK.value
       })
       item.state = 'done'
@@ -79,6 +87,7 @@ export const usePredictStore = defineStore('predict', () => {
       const r = await api.invoke('predict.image', { runId: runId.value, weights: weights.value, fileName: 'drawing.png', data: pngBase64, topK: topK.value })
       if (mine !== drawSeq) return
       drawing.value = r
+      drawingData.value = pngBase64
       drawingError.value = null
     } catch (e) {
       if (mine !== drawSeq) return
@@ -121,7 +130,7 @@ export const usePredictStore = defineStore('predict', () => {
     return lines.join('\n') + '\n'
   }
 
-  return { models, modelsError, runId, weights, topK, items, drawing, drawingError, loadModels, predictBytes, predictFiles, predictDrawing, clear, toCsv }
+  return { models, modelsError, runId, weights, topK, items, drawing, drawingError, drawingData, loadModels, predictBytes, predictFiles, predictDrawing, clear, toCsv }
 })
 
 export function csvCell(v: string | number): string {
