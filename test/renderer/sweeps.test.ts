@@ -157,3 +157,28 @@ describe('SweepView', () => {
     w.unmount()
   })
 })
+
+describe('CompareView seed groups', () => {
+  it('groups runs that differ only in seed, shows mean ± std (n) and a verdict on the difference', async () => {
+    const cfg = runRecord(1).config
+    const mk = (id: number, lr: number, seed: number, testAcc: number) => runRecord(id, { name: `run ${id}`, testAcc, config: { ...cfg, lr, seed } })
+    const runs = [mk(1, 0.1, 0, 0.9), mk(2, 0.1, 1, 0.902), mk(3, 0.1, 2, 0.898), mk(4, 0.3, 0, 0.95), mk(5, 0.3, 1, 0.951), mk(6, 0.3, 2, 0.949)]
+    const epochs = (a: number) => [1, 2].map((e) => ({ epoch: e, trainLoss: 1, trainAcc: a, valLoss: 1, valAcc: a, seconds: 1, examplesPerSec: 1 }))
+    api.handlers['runs.compare'] = () => ({
+      runs,
+      curves: runs.map((r) => ({ runId: r.id, steps: [], totalSteps: 0, epochs: epochs(r.testAcc as number) })),
+      configDiff: [
+        { field: 'lr', values: runs.map((r) => r.config.lr) },
+        { field: 'seed', values: runs.map((r) => r.config.seed) }
+      ],
+      confusionDiff: null,
+      disagreements: []
+    })
+    const w = await mountRoute('/compare?ids=1,2,3,4,5,6')
+    const rows = w.findAll('[data-testid="seed-groups"] tbody tr')
+    expect(rows.map((r) => r.find('th').text())).toEqual(['lr=0.1 (n=3)', 'lr=0.3 (n=3)'])
+    expect(rows[0].findAll('td')[0].text()).toBe('0.9000 ± 0.0020 (n=3)')
+    expect(w.find('[data-testid="verdict"]').text()).toMatch(/^lr=0\.3 \(n=3\) has the higher test accuracy by \+0\.0500 \(95% CI .*larger than seed noise\.$/)
+    w.unmount()
+  })
+})

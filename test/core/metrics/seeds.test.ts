@@ -1,7 +1,7 @@
 // Seed-group statistics on numbers worked out by hand or from tables, and the verdict on synthetic
 // groups where the truth is known.
 import { describe, expect, it } from 'vitest'
-import { band, compareGroups, formatSpread, seedGroups, spread, studentTCdf, studentTQuantile } from '../../../src/core/metrics/seeds'
+import { band, compareGroups, formatSpread, seedGroups, spread, studentTCdf, studentTQuantile } from '../../../src/shared/seed-stats'
 import { createRng } from '../../../src/core/data/batches'
 
 describe('spread and band', () => {

@@ -1,3 +1,4 @@
+// In shared (not core): the renderer draws seed groups with it, and imports only shared code.
 // Seed groups: runs that differ only in their seed, shown as one thing — a metric as mean ± std (n),
 // a curve as its mean with a min–max and a ±std band — and "is this difference real?": the
 // difference of two groups' means with a Welch t confidence interval and a plain verdict.
