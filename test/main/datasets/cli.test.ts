@@ -41,7 +41,7 @@ describe('conv-studio datasets', () => {
     expect(missing.stderr).toBe(`error: ${join(dir, 'nowhere')}: no such folder\n`)
     const unknown = await cli('datasets', 'download', 'emnist')
     expect(unknown.code).toBe(1)
-    expect(unknown.stderr).toMatch(/^error: No dataset 'emnist'\. Downloadable: mnist, fashion-mnist-full, kmnist\.\n$/)
+    expect(unknown.stderr).toMatch(/^error: No dataset 'emnist'\. Downloadable: mnist, fashion-mnist-full, kmnist, cifar-10\.\n$/)
   })
 })
 
