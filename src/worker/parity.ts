@@ -14,6 +14,8 @@ export interface LayerParity {
   gradients: number
   /** How many gradient tensors were compared (weights + the input). */
   compared: number
+  /** The gradient with the largest difference: a weight's name, or 'input'. */
+  worst: string
   error: string | null
 }
 
@@ -36,6 +38,7 @@ export const paritySpecs: Record<LayerType, LayerSpec[]> = {
 interface Side {
   out: Float32Array
   grads: Float32Array[]
+  names: string[]
 }
 
 const BATCH = 6
@@ -66,14 +69,20 @@ async function side(backend: string, spec: ModelSpec, weights: Float32Array[] | 
     const dx = tf.grad((input: tf.Tensor) => loss(input))(xt)
     const gradArrays = (await Promise.all([...vars.map((v) => grads[v.name].data()), dx.data()])) as Float32Array[]
     tf.dispose([xt, labels, dx, ...Object.values(grads)])
-    return { side: { out: Float32Array.from(out), grads: gradArrays.map((g) => Float32Array.from(g)) }, weights: all.map((w) => Float32Array.from(w)) }
+    const names = [...vars.map((v) => v.name.replace(/_\d+$/, '')), 'input']
+    return { side: { out: Float32Array.from(out), grads: gradArrays.map((g) => Float32Array.from(g)), names }, weights: all.map((w) => Float32Array.from(w)) }
   } finally {
     model.dispose()
   }
 }
 
-function relDiff(a: Float32Array, b: Float32Array): number {
-  let scale = 1e-6
+/**
+ * max |a - b| over the larger of a's own scale and `floor`. The floor matters for gradients that
+ * are zero in exact arithmetic (a bias right before batch norm: the normalisation removes it), where
+ * both backends return rounding noise and noise over noise means nothing.
+ */
+function relDiff(a: Float32Array, b: Float32Array, floor = 1e-6): number {
+  let scale = floor
   let diff = 0
   for (let i = 0; i < a.length; i++) {
     scale = Math.max(scale, Math.abs(a[i]))
@@ -89,15 +98,20 @@ export async function layerParity(): Promise<LayerParity[]> {
     try {
       const cpu = await side('cpu', spec, null)
       const gpu = await side('webgpu', spec, cpu.weights)
+      // Gradients are compared on 1e-3 of the model's largest gradient at least (see relDiff).
+      const gradScale = Math.max(...cpu.side.grads.map((g) => g.reduce((m, v) => Math.max(m, Math.abs(v)), 0)))
+      const diffs = cpu.side.grads.map((g, i) => relDiff(g, gpu.side.grads[i] ?? new Float32Array(), 1e-3 * gradScale))
+      const worst = diffs.indexOf(Math.max(...diffs))
       results.push({
         layer,
         forward: relDiff(cpu.side.out, gpu.side.out),
-        gradients: Math.max(...cpu.side.grads.map((g, i) => relDiff(g, gpu.side.grads[i] ?? new Float32Array()))),
+        gradients: diffs[worst],
         compared: cpu.side.grads.length,
+        worst: cpu.side.names[worst],
         error: gpu.side.grads.length === cpu.side.grads.length ? null : 'different gradient counts'
       })
     } catch (err) {
-      results.push({ layer, forward: Infinity, gradients: Infinity, compared: 0, error: (err as Error)?.message || String(err) })
+      results.push({ layer, forward: Infinity, gradients: Infinity, compared: 0, worst: '', error: (err as Error)?.message || String(err) })
     }
   }
   await tf.setBackend('webgpu')

@@ -11,6 +11,9 @@ import {
   type FullBackendReport
 } from '../backends'
 import { diagnoseCuda, type CudaDiagnosis } from '../backends/gpus'
+import { browserGpuReportFile, readSavedBrowserGpu, type SavedBrowserGpu } from '../transports/browser-worker'
+import { adapterLabel } from '../../shared/browser-gpu'
+import { dataDirOf } from './common'
 
 export interface DoctorResult {
   report: FullBackendReport
@@ -19,6 +22,8 @@ export interface DoctorResult {
   benchmark: BackendBenchmark[]
   benchmarkSeconds: number
   recommendation: string
+  /** Chromium's WebGPU as the last browser window of the web UI reported it (doctor has no browser). */
+  browserGpu: SavedBrowserGpu | null
 }
 
 export function parseSeconds(value: string): number {
@@ -29,7 +34,7 @@ export function parseSeconds(value: string): number {
   return n
 }
 
-export async function runDoctor(seconds: number): Promise<DoctorResult> {
+export async function runDoctor(seconds: number, dataDir?: string): Promise<DoctorResult> {
   const report = await probeBackends()
   const cuda = diagnoseCuda()
   const available = report.candidates.filter((c) => c.available).map((c) => c.name)
@@ -37,7 +42,8 @@ export async function runDoctor(seconds: number): Promise<DoctorResult> {
   const recommendation = seconds > 0
     ? recommend(report, benchmark)
     : `Use ${report.chosen} (the automatic choice); run with --seconds N to measure.`
-  return { report, cuda, benchmark, benchmarkSeconds: seconds, recommendation }
+  const browserGpu = dataDir ? readSavedBrowserGpu(browserGpuReportFile(dataDir)) : null
+  return { report, cuda, benchmark, benchmarkSeconds: seconds, recommendation, browserGpu }
 }
 
 function versionsText(versions: Record<string, string>): string {
@@ -81,6 +87,15 @@ export function formatDoctor(r: DoctorResult): string {
     }
     out.push('')
   }
+  const b = r.browserGpu
+  out.push(
+    !b
+      ? "Chromium WebGPU (browser-webgpu): trains in a browser tab's GPU in web mode; open `conv-studio serve` in Chrome or Edge (its Device view measures it)."
+      : !b.adapter
+        ? `Chromium WebGPU (browser-webgpu): ${b.browser} reported no adapter on ${b.reportedAt.slice(0, 10)}: ${b.reason ?? ''}`
+        : `Chromium WebGPU (browser-webgpu, reported by ${b.browser} on ${b.reportedAt.slice(0, 10)}): ${adapterLabel(b.adapter)}${b.adapter.software ? ', a software adapter (never chosen automatically)' : ''}; LeNet-5 ${b.examplesPerSec ? `${Math.round(b.examplesPerSec).toLocaleString('en-US')} examples/s` : 'not measured'}`
+  )
+  out.push('')
   out.push(`Recommendation: ${r.recommendation}`)
   return out.join('\n')
 }
@@ -91,9 +106,9 @@ export function register(program: Command): void {
     .description('check every tfjs backend (native CUDA/CPU, WebGPU, wasm, cpu), the GPUs seen, and benchmark LeNet-5 training on each')
     .addOption(new Option('--seconds <n>', 'seconds of LeNet-5 training per working backend; 0 skips the benchmark').default(10).argParser(parseSeconds))
     .option('--json', 'print one JSON object instead of the report')
-    .action(async (opts: { seconds: number; json?: boolean }) => {
+    .action(async (opts: { seconds: number; json?: boolean }, cmd: Command) => {
       try {
-        const result = await runDoctor(opts.seconds)
+        const result = await runDoctor(opts.seconds, dataDirOf(cmd))
         console.log(opts.json ? JSON.stringify(result, null, 2) : formatDoctor(result))
       } finally {
         releaseBackends()

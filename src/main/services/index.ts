@@ -32,7 +32,7 @@ import { TrainingHost, nodeSpawner, runChildJob, type HostEvent } from './traini
 import { omitType, type Spawner } from '../training-protocol'
 import { importModel, runPredictions } from '../interop/import-run'
 import { exportWeights } from '../interop/export'
-import { createBrowserWorkers, type BrowserWorkers } from '../transports/browser-worker'
+import { browserGpuReportFile, createBrowserWorkers, type BrowserWorkers } from '../transports/browser-worker'
 import { BROWSER_WEBGPU } from '../../shared/browser-gpu'
 
 export type HostKind = 'electron' | 'web' | 'cli'
@@ -122,7 +122,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
   const styleOf = async (id: string) => (await datasets.list()).find((d) => d.id === id)?.style ?? 'digits'
   const models = new ModelWorker({ runs, spawn, styleOf })
   const inspector = createInspector({ runs, datasets, models })
-  const browserWorkers = createBrowserWorkers({ loadDataset: (id) => datasets.load(id) })
+  const browserWorkers = createBrowserWorkers({ loadDataset: (id) => datasets.load(id), reportFile: browserGpuReportFile(dataDir) })
   const training = new TrainingHost({
     runs,
     dataDir,
@@ -169,6 +169,17 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
       }
     },
     'datasets.import': async (a) => changed(await datasets.importFolder(a.path, a.title)),
+    'datasets.importImages': async (a) => {
+      const r = await datasets.importImages(a.path, a.name, {
+        size: a.size,
+        channels: a.channels,
+        policy: a.policy,
+        testSplit: a.testSplit,
+        onProgress: (p) => publish('datasets.importProgress', { ...p, name: a.name })
+      })
+      changed(r.info)
+      return r
+    },
     'backends.report': async (a) => {
       if (!reportCache || a.refresh) reportCache = (await runChildJob(spawn, { type: 'probe' }, 'report', 120_000)).report
       return reportCache
@@ -187,6 +198,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     'training.resume': (a) => training.resume(a.runId),
     'sweeps.start': (a) => sweeps.start(a),
     'sweeps.list': () => sweeps.list(),
+    'runs.exportCsv': (a) => runs.exportCsv(a),
     'sweeps.get': (a) => sweeps.get(a.sweepId),
     'sweeps.cancel': (a) => sweeps.cancel(a.sweepId),
     'training.cancel': async (a) => {

@@ -8,7 +8,7 @@
 // A window that closes (its socket goes) or a worker whose GPU device was lost ends the run
 // 'interrupted' with the reason; the epochs recorded so far and their checkpoints stay.
 import { randomBytes, timingSafeEqual } from 'node:crypto'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { join } from 'node:path'
 import { z } from 'zod'
@@ -34,6 +34,28 @@ export const TAB_CLOSED =
 
 export interface BrowserWorkersOptions {
   loadDataset(id: string): Promise<DatasetArrays>
+  /** Where the last window's report is kept, so `conv-studio doctor` (no browser) can show it. */
+  reportFile?: string
+}
+
+/** The last browser GPU a window reported, as kept in reportFile. */
+export interface SavedBrowserGpu extends BrowserGpuInfo {
+  reportedAt: string
+}
+
+/** Where a data folder keeps the last browser GPU report. */
+export function browserGpuReportFile(dataDir: string): string {
+  return join(dataDir, 'browser-gpu.json')
+}
+
+/** The report kept in `file`, or null when there is none or it is not one. */
+export function readSavedBrowserGpu(file: string): SavedBrowserGpu | null {
+  try {
+    const v = JSON.parse(readFileSync(file, 'utf8')) as SavedBrowserGpu
+    return v && typeof v.reportedAt === 'string' && typeof v.browser === 'string' ? v : null
+  } catch {
+    return null
+  }
 }
 
 /** One window's end of it (a web-mode socket; Electron's hidden window would be another). */
@@ -264,6 +286,15 @@ export function createBrowserWorkers(opts: BrowserWorkersOptions): BrowserWorker
           if (method === 'browserGpu.register') {
             const w = windows.get(id)
             if (w) Object.assign(w, { info: parsed.data as BrowserGpuInfo, at: ++registrations })
+            if (opts.reportFile) {
+              try {
+                writeFileSync(`${opts.reportFile}.tmp`, JSON.stringify({ ...parsed.data, reportedAt: new Date().toISOString() }))
+                renameSync(`${opts.reportFile}.tmp`, opts.reportFile)
+              } catch (err) {
+                // Only the doctor's note is lost; training does not depend on it.
+                console.error('[browser-gpu] could not keep the report:', (err as Error).message)
+              }
+            }
             return { ok: true, value: null }
           }
           const a = parsed.data as { runId: number; message: unknown }

@@ -9,7 +9,7 @@ import { startServer, type RunningServer } from '../../../src/main/server'
 import { dataPaths } from '../../../src/main/paths'
 import { frame, unframe, workerKeyHeader, type BrowserGpuInfo, type DatasetHeader, type WorkerStart } from '../../../src/shared/browser-gpu'
 import type { RunRecord } from '../../../src/shared/domain'
-import { TAB_CLOSED } from '../../../src/main/transports/browser-worker'
+import { browserGpuReportFile, readSavedBrowserGpu, TAB_CLOSED } from '../../../src/main/transports/browser-worker'
 import { tempDir, tinyConfig, WireClient, waitForStatus } from '../../helpers/hosts'
 import { writeCheckpoint } from '../runs/helpers'
 
@@ -34,10 +34,10 @@ function headers(start: WorkerStart, over: Record<string, string> = {}): Record<
 }
 
 /** A checkpoint as the worker uploads it (framed model.json fields + weights). */
-function checkpointBody(): Uint8Array {
+function checkpointBody(): Uint8Array<ArrayBuffer> {
   const d = writeCheckpoint(join(dir.path, `ckpt-${Math.random()}`))
   const model = JSON.parse(readFileSync(join(d, 'model.json'), 'utf8')) as { modelTopology: unknown; weightsManifest: { weights: unknown[] }[] }
-  return frame({ modelTopology: model.modelTopology, weightSpecs: model.weightsManifest[0].weights, format: 'layers-model' }, [new Uint8Array(readFileSync(join(d, 'weights.bin')))])
+  return new Uint8Array(frame({ modelTopology: model.modelTopology, weightSpecs: model.weightsManifest[0].weights, format: 'layers-model' }, [new Uint8Array(readFileSync(join(d, 'weights.bin')))]))
 }
 
 const epoch = (n: number) => ({ epoch: n, trainLoss: 1.2, trainAcc: 0.6, valLoss: 1.1, valAcc: 0.65, seconds: 3, examplesPerSec: 170 })
@@ -90,6 +90,8 @@ describe('a run that trains in a browser window’s GPU', () => {
     try {
       await client.value('browserGpu.register', gpu)
       expect(await client.value('browserGpu.list')).toEqual([gpu])
+      // Kept in the data folder for `conv-studio doctor`, which has no browser to ask.
+      expect(readSavedBrowserGpu(browserGpuReportFile(dataDir))).toMatchObject({ ...gpu, reportedAt: expect.stringMatching(/^\d{4}-/) })
       const run = await client.value('training.start', { config: tinyConfig({ backend: 'browser-webgpu' }) })
       const start = await startOf(client, run.id)
       // The dataset's arrays, once, over HTTP with the run's key.
