@@ -52,7 +52,7 @@ function checkpoint(dir: string, floats: number): string {
   mkdirSync(dir, { recursive: true })
   writeFileSync(
     join(dir, 'model.json'),
-    JSON.stringify({ weightsManifest: [{ paths: ['weights.bin'], weights: [{ name: 'w', shape: [floats], dtype: 'float32' }] }] })
+    JSON.stringify({ modelTopology: {}, weightsManifest: [{ paths: ['weights.bin'], weights: [{ name: 'w', shape: [floats], dtype: 'float32' }] }] })
   )
   writeFileSync(join(dir, 'weights.bin'), new Uint8Array(floats * 4))
   return dir
@@ -68,14 +68,23 @@ export async function run(): Promise<Record<string, unknown>> {
     const sweepIds: number[] = []
     const addSweep = store.db.prepare(`INSERT INTO sweeps (name, spec, created_at) VALUES (?, ?, ?)`)
     for (let s = 0; s < RUNS / SWEEP_RUNS; s++) {
-      const spec = { base: config(s), grid: [{ key: 'lr', values: Array.from({ length: SWEEP_RUNS }, (_, k) => 0.01 * (k + 1)) }], random: [], trials: 1 }
+      // 20 learning rates x 10 batch sizes.
+      const spec = {
+        base: config(s),
+        grid: [
+          { key: 'lr', values: Array.from({ length: 20 }, (_, k) => 0.01 * (k + 1)) },
+          { key: 'batch-size', values: Array.from({ length: 10 }, (_, k) => 16 * (k + 1)) }
+        ],
+        random: [],
+        trials: 1
+      }
       sweepIds.push(Number(addSweep.run(`sweep ${s}`, JSON.stringify(spec), new Date().toISOString()).lastInsertRowid))
     }
     // Bulk-building in one transaction per 500 runs; the store's own calls do the writing.
     const build = store.db.transaction((from: number, to: number) => {
       for (let i = from; i < to; i++) {
         const r = store.create(
-          { ...config(i), lr: 0.01 * ((i % SWEEP_RUNS) + 1) },
+          { ...config(i), lr: 0.01 * ((i % 20) + 1), batchSize: 16 * (Math.floor((i % SWEEP_RUNS) / 20) + 1) },
           { name: `run ${i} ${i % 7 === 0 ? 'baseline' : 'sweep'}`, classes: CLASSES, paramCount: LENET_PARAMS + (i % 50), sweepId: sweepIds[Math.floor(i / SWEEP_RUNS)] }
         )
         ids.push(r.id)

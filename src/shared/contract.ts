@@ -62,6 +62,19 @@ export const methods = {
   'datasets.import': method<D.DatasetInfo>()(
     z.object({ path: z.string().min(1).max(4096), title: z.string().min(1).max(80).optional() }).strict()
   ),
+  /** `path` is on the services' machine: a folder or .zip of pictures (ImageFolder layout) or CIFAR-10's batches. */
+  'datasets.importImages': method<{ info: D.DatasetInfo; report: D.ImageImportReport | null }>()(
+    z
+      .object({
+        path: z.string().min(1).max(4096),
+        name: z.string().trim().min(1).max(80),
+        size: z.int().min(8).max(512).optional(),
+        channels: z.union([z.literal(1), z.literal(3), z.literal('auto')]).default('auto'),
+        policy: z.enum(['stretch', 'fit', 'crop']).default('stretch'),
+        testSplit: z.number().gt(0).lt(1).default(0.2)
+      })
+      .strict()
+  ),
 
   'backends.report': method<D.BackendReport>()(z.object({ refresh: z.boolean().default(false) }).strict()),
   'backends.benchmark': method<D.BenchmarkResult[]>()(
@@ -197,6 +210,8 @@ export const methods = {
   /** Queues a sweep's runs (grid x random trials x seeds) under one sweep; a bad value refuses it all, nothing queued. */
   'sweeps.start': method<SweepDetail>()(SweepSpecSchema),
   'sweeps.list': method<SweepInfo[]>()(none),
+  /** Every run the query matches (its limit and offset aside) x its epochs, as one CSV. */
+  'runs.exportCsv': method<{ csv: string; runs: number; rows: number }>()(RunQuerySchema.strict()),
   'sweeps.get': method<SweepDetail>()(SweepRefSchema),
   /** Cancels the sweep's queued and training runs. */
   'sweeps.cancel': method<SweepDetail>()(SweepRefSchema),
@@ -228,6 +243,8 @@ export const filesHttp = {
   importPath: '/files/runs/import',
   /** POST multipart/form-data: the four IDX files as `files`, an optional `title`; answers Reply<DatasetInfo>. */
   datasetImportPath: '/files/datasets/import',
+  /** POST a .zip of pictures (a picked folder is zipped in the page); query: name, size, channels, policy, testSplit. Answers Reply<{ info, report }>. */
+  datasetImagesPath: '/files/datasets/import-images',
   /** The header a page sends its access token in (web mode keeps the token out of cookies). */
   tokenHeader: 'x-conv-studio-token',
   /** A browser worker's run: GET dataset, POST checkpoints/<epoch>/<kind> (with its run key, src/shared/browser-gpu.ts). */
@@ -246,6 +263,8 @@ export interface Events {
   'training.epoch': D.EpochEvent
   'training.status': D.RunStatusEvent
   'datasets.progress': D.DownloadProgress
+  /** An import of pictures on its way (scanning, then decoding), for the progress bar. */
+  'datasets.importProgress': D.ImageImportProgress & { name: string }
   /** A dataset was added or finished downloading, whoever asked (a dialog in main, another window). */
   'datasets.changed': { datasetId: string }
   /** To one window only (the one whose worker trains the run), never published to every subscriber. */
@@ -306,7 +325,7 @@ export function isMethodName(name: unknown): name is MethodName {
 // their own scratch paths). Both window transports refuse them before a service sees the call.
 
 /** Methods that read or write a path the caller names. */
-export const hostOnlyMethods = ['runs.export', 'runs.import', 'datasets.import', 'models.import'] as const satisfies readonly MethodName[]
+export const hostOnlyMethods = ['runs.export', 'runs.import', 'datasets.import', 'datasets.importImages', 'models.import'] as const satisfies readonly MethodName[]
 export type HostOnlyMethod = (typeof hostOnlyMethods)[number]
 /** What a window may call. */
 export type WindowMethodName = Exclude<MethodName, HostOnlyMethod>

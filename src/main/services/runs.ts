@@ -24,6 +24,7 @@ import { decimateIndices, decodeMatrix, encodeMatrix, fromBlob, toBlob } from '.
 import { removeQuietly } from '../storage/files'
 import { checkpointProblem, TRAIN_STATE_JSON } from '../storage/checkpoint'
 import { RunsRepository, toRecord, toSummary } from '../storage/repositories'
+import { runsEpochsCsv } from '../../shared/runs-csv'
 import { exportRunArchive, importRunArchive } from '../storage/archive'
 import type { Migration } from '../storage/migrations'
 import { accuracyFromConfusion, classMetrics } from '../../core/metrics/classification'
@@ -596,6 +597,33 @@ export class RunStore {
     // Files the stopped worker staged for an epoch that never committed.
     removeQuietly(join(this.paths.runDir(runId), 'staging'))
     return { run: this.get(runId), resume }
+  }
+
+  /** All runs the query matches (no page limit) with their epochs, as one CSV (shared/runs-csv.ts). */
+  exportCsv(q: RunQuery): { csv: string; runs: number; rows: number } {
+    const parsed = RunQuerySchema.safeParse(q)
+    if (!parsed.success) throw new StudioError('invalid_argument', `Bad run query: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`)
+    const p = parsed.data
+    const out: Parameters<typeof runsEpochsCsv>[0] = []
+    this.read(() => {
+      const total = this.repo.list(p, p.sortBy, p.sortDir, 0, 1).total
+      const rows = this.repo.list(p, p.sortBy, p.sortDir, 0, Math.max(1, total)).rows
+      for (const row of rows) {
+        const r = toRecord(row)
+        out.push({ run: { ...r, config: r.config as unknown as Record<string, unknown> }, epochs: this.repo.epochs(row.id) })
+      }
+    })
+    const csv = runsEpochsCsv(out)
+    return { csv, runs: out.length, rows: out.reduce((n, r) => n + r.epochs.length, 0) }
+  }
+
+  /** The records of a sweep's runs, oldest first. */
+  sweepRuns(sweepId: number): RunRecord[] {
+    return this.read(() => this.repo.sweepRows(sweepId)).map((row) => {
+      const record = toRecord(row)
+      const lost = this.unrecorded.get(row.id)
+      return lost !== undefined && ACTIVE.includes(record.status) ? { ...record, status: 'failed' as const, error: lost } : record
+    })
   }
 
   /** The checkpoint folder a fine-tune starts from: another run's best weights, which must exist. */

@@ -232,8 +232,7 @@ export class SweepService {
     const row = this.row(sweepId)
     const spec = SweepSpecSchema.parse(JSON.parse(row.spec))
     const sweep = this.info(row)
-    const runs = this.runIds(sweepId).map((id) => {
-      const run = this.runs.get(id)
+    const runs = this.runs.sweepRuns(sweepId).map((run) => {
       const values: Record<string, string | number> = {}
       for (const k of sweep.keys) values[k] = keyValue(run.config, k)
       return { run, values }

@@ -7,8 +7,10 @@ import { errorMessage, useApi } from '../api'
 
 export const useRunsStore = defineStore('runs', () => {
   const api = useApi()
-  const query = reactive<{ search: string; status: RunStatus | ''; model: string; dataset: string; tag: string; sortBy: RunSortKey; sortDir: 'asc' | 'desc' }>({
+  const query = reactive<{ search: string; status: RunStatus | ''; model: string; dataset: string; tag: string; sweepId: number; sortBy: RunSortKey; sortDir: 'asc' | 'desc' }>({
     search: '',
+    /** 0: any sweep or none. */
+    sweepId: 0,
     status: '',
     model: '',
     dataset: '',
@@ -32,6 +34,7 @@ export const useRunsStore = defineStore('runs', () => {
     if (query.model) q.model = query.model
     if (query.dataset) q.dataset = query.dataset
     if (query.tag) q.tag = query.tag
+    if (query.sweepId) q.sweepId = query.sweepId
     return q
   }
 
@@ -113,5 +116,11 @@ export const useRunsStore = defineStore('runs', () => {
   const allModels = computed(() => [...new Set(rows.value.map((r) => r.model))].sort())
   const allDatasets = computed(() => [...new Set(rows.value.map((r) => r.dataset))].sort())
 
-  return { query, rows, total, loading, loaded, error, rowError, selected, allTags, allModels, allDatasets, load, sortBy, rename, setTags, remove, toggle }
+  /** The query the table shows, for exports (no page limit applies there). */
+  function exportQuery(): RunQuery {
+    const { limit: _limit, ...q } = toQuery()
+    return q
+  }
+
+  return { query, rows, total, loading, loaded, error, rowError, selected, allTags, allModels, allDatasets, load, sortBy, rename, setTags, remove, toggle, exportQuery }
 })
