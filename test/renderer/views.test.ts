@@ -351,8 +351,8 @@ describe('CompareView', () => {
       disagreements: [{ index: 40, trueClass: 1, predicted: [0, 1] }]
     })
     api.handlers['runs.cellExamples'] = ({ trueClass, predictedClass }) => [
-      { index: 40, trueClass, predictedClass, width: 1, height: 1, pixels: 'AA==', probabilities: [0.7, 0.3] },
-      { index: 41, trueClass, predictedClass, width: 1, height: 1, pixels: 'AA==', probabilities: null }
+      { index: 40, split: 'test' as const, trueClass, predictedClass, width: 1, height: 1, pixels: 'AA==', probabilities: [0.7, 0.3] },
+      { index: 41, split: 'test' as const, trueClass, predictedClass, width: 1, height: 1, pixels: 'AA==', probabilities: null }
     ]
     const w = await mountRoute('/compare?ids=1,2')
     await flushPromises()
