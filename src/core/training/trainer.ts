@@ -235,7 +235,8 @@ export async function train(
     throw new TrainError(`dataset '${data.id}' has ${data.train.channels ?? 1}-channel images but the model takes ${spec.inputChannels}`)
   }
   // Seeded apart from the data order and dropout: switching augmentation on changes nothing else.
-  const augmentRng = createRng((config.seed ^ 0x5eed) >>> 0)
+  // One stream per epoch (reseeded below), as the data order: a resumed run needs no replay of earlier epochs.
+  let augmentRng = createRng((config.seed ^ 0x5eed) >>> 0)
   // The host resolves 'dataset' before queueing (so the run stores the numbers); direct callers get the same numbers here.
   if (config.normalize === 'dataset') config.normalize = channelStats(data.train)
   const signal = options.signal
@@ -338,6 +339,7 @@ export async function train(
 
     epochs: for (let epoch = firstEpoch; epoch <= config.epochs; epoch++) {
       setLearningRate(optimizer, learningRateAt(config, epoch))
+      augmentRng = createRng(((config.seed ^ 0x5eed) + Math.imul(epoch, 0x9e3779b1)) >>> 0)
       const order = epochOrder(trainSet.count, config.seed, epoch)
       const orderT = tf.tensor1d(Int32Array.from(order), 'int32')
       owned.push(orderT)

@@ -52,7 +52,7 @@ interface Outcome {
   best: tf.io.ModelArtifacts | null
 }
 
-async function run(cfg: TrainConfigInput, opts: { stopAfter?: number; resume?: Parameters<typeof train>[3]['resume'] } = {}): Promise<Outcome> {
+async function run(cfg: TrainConfigInput, opts: { stopAfter?: number; resume?: NonNullable<Parameters<typeof train>[3]>['resume'] } = {}): Promise<Outcome> {
   const ctl = new AbortController()
   const out: Outcome = { epochs: [], lastWeights: new Uint8Array(), test: null, state: null, artifacts: null, best: null }
   const result = await train(
@@ -84,7 +84,8 @@ describe('exact resume (cpu backend)', () => {
   for (const opt of [
     { name: 'SGD', over: { optimizer: 'sgd', momentum: 0 } },
     { name: 'SGD with momentum', over: { optimizer: 'sgd', momentum: 0.9 } },
-    { name: 'Adam', over: { optimizer: 'adam', lr: 0.01 } }
+    { name: 'Adam', over: { optimizer: 'adam', lr: 0.01 } },
+    { name: 'SGD with momentum and augmentation (random crop + flip)', over: { optimizer: 'sgd', momentum: 0.9, augment: { cropPadding: 2, flip: true } } }
   ] as const) {
     it(`${opt.name}: stopped after epoch 2 and resumed ends with the uninterrupted run's weights, epochs and test metrics`, async () => {
       const cfg = config(opt.over)
