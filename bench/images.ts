@@ -41,28 +41,30 @@ export async function run(): Promise<Record<string, unknown>> {
   const root = mkdtempSync(join(tmpdir(), 'cs-bench-images-'))
   try {
     const figures: Record<string, unknown> = {}
-    // 1. Import.
+    // 1. Import (BENCH_IMAGES_SKIP_IMPORT=1 skips it).
+    if (!process.env.BENCH_IMAGES_SKIP_IMPORT) {
     const big = join(root, 'big')
-    let t = performance.now()
-    await makeShapesFolder(big, { classes: TEN, perClass: 2000, side: 32, seed: 5, jitter: 0.5 })
+    const t = performance.now()
+    await makeShapesFolder(big, { classes: TEN, perClass: 2000, side: 32, seed: 5, jitter: 0.5, square: true })
     console.log(`generated 20,000 PNGs in ${((performance.now() - t) / 1000).toFixed(1)} s`)
     const out = execFileSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'images.ts'), '--child', big, join(root, 'data')], { encoding: 'utf8', maxBuffer: 1 << 24 })
     const imp = JSON.parse(out.trim().split('\n').pop()!) as { images: number; seconds: number; imagesPerSec: number; peakRssMb: number }
     console.log(`import: ${imp.images} images in ${imp.seconds.toFixed(1)} s = ${imp.imagesPerSec.toFixed(0)} images/s, peak RSS ${imp.peakRssMb.toFixed(0)} MB`)
     figures.import = imp
     rmSync(big, { recursive: true, force: true })
+    }
 
     // 2. Training, ours and PyTorch's, on the same files.
     const photos = join(root, 'photos')
-    await makeShapesFolder(photos, { classes: TEN, perClass: 400, side: 32, seed: 11, sub: 'train', jitter: 0.5 })
-    await makeShapesFolder(photos, { classes: TEN, perClass: 100, side: 32, seed: 12, sub: 'test', jitter: 0.5 })
+    await makeShapesFolder(photos, { classes: TEN, perClass: 400, side: 32, seed: 11, sub: 'train', jitter: 0.5, square: true })
+    await makeShapesFolder(photos, { classes: TEN, perClass: 100, side: 32, seed: 12, sub: 'test', jitter: 0.5, square: true })
     const epochs = Number(process.env.BENCH_IMAGES_EPOCHS ?? 10)
     const store = new DatasetStore({ dataDir: join(root, 'data2') })
     await store.importImages(photos, 'photos')
     const data = await store.load('photos')
     const backend = await selectBackend('auto')
     const spec = fitSpecToData(getPreset('lenet5-modern')!.spec, { channels: 3, size: 32, numClasses: 10 })
-    t = performance.now()
+    const t = performance.now()
     const result = await train(
       { model: 'lenet5-modern', spec, dataset: 'photos', optimizer: 'adam', lr: 1e-3, batchSize: 128, epochs, seed: 1, validation: { source: 'test' }, init: 'default' },
       data,

@@ -71,7 +71,9 @@ export const methods = {
         size: z.int().min(8).max(512).optional(),
         channels: z.union([z.literal(1), z.literal(3), z.literal('auto')]).default('auto'),
         policy: z.enum(['stretch', 'fit', 'crop']).default('stretch'),
-        testSplit: z.number().gt(0).lt(1).default(0.2)
+        testSplit: z.number().gt(0).lt(1).default(0.2),
+        /** What the catalog says it was imported from, instead of the path (web mode's uploads). */
+        from: z.string().min(1).max(200).optional()
       })
       .strict()
   ),

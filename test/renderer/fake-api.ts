@@ -98,7 +98,10 @@ export function runRecord(id: number, over: Partial<RunRecord> = {}): RunRecord 
       init: 'xavier',
       earlyStoppingPatience: null,
       backend: 'auto',
-      trainLimit: null
+      trainLimit: null,
+      normalize: null,
+      augment: { cropPadding: 0, flip: false },
+      imagePrep: null
     },
     device: null,
     libVersions: {},

@@ -426,7 +426,7 @@ export class DatasetStore {
    * decoded once into datasets/<id>/ (built under a temporary name: nothing half-imported is ever
    * listed); the report says what was skipped and what was found twice.
    */
-  async importImages(path: string, name: string, opts: ImageImportOptions = {}): Promise<{ info: DatasetInfo; report: ImageImportReport | null }> {
+  async importImages(path: string, name: string, opts: ImageImportOptions & { from?: string } = {}): Promise<{ info: DatasetInfo; report: ImageImportReport | null }> {
     const source = resolve(path)
     const registry = this.readRegistry()
     const id = this.newId(name, registry)
@@ -454,7 +454,7 @@ export class DatasetStore {
       trainCount: r ? r.train.count : 50_000,
       testCount: r ? r.test.count : 10_000,
       imageSize: r ? r.size : 32,
-      importedFrom: source,
+      importedFrom: opts.from ?? source,
       importedAt: new Date().toISOString(),
       kind,
       channels: r ? r.channels : 3

@@ -175,6 +175,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
         channels: a.channels,
         policy: a.policy,
         testSplit: a.testSplit,
+        from: a.from,
         onProgress: (p) => publish('datasets.importProgress', { ...p, name: a.name })
       })
       changed(r.info)

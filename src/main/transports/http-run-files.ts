@@ -44,6 +44,8 @@ export interface HttpRunFilesOptions {
   scratchDir: string
   maxUploadBytes?: number
   maxDatasetUploadBytes?: number
+  /** Cap on a zip of pictures (web mode's folder import). */
+  maxImagesUploadBytes?: number
 }
 
 function sendJson(res: ServerResponse, status: number, body: Reply<unknown>): void {
@@ -68,6 +70,8 @@ export function createHttpRunFiles(services: Services, opts: HttpRunFilesOptions
   const scratch = opts.scratchDir
   const maxUpload = opts.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES
   const maxDatasetUpload = opts.maxDatasetUploadBytes ?? DEFAULT_MAX_DATASET_UPLOAD_BYTES
+  // A folder of photos is bigger than four IDX files: 4 GB, streamed to disk (never held in memory).
+  const maxImagesUpload = opts.maxImagesUploadBytes ?? 4 * 1024 ** 3
   let uploads = 0
   // Whatever an earlier server left (it was killed mid-transfer) is garbage now.
   rmSync(scratch, { recursive: true, force: true })
@@ -244,6 +248,47 @@ export function createHttpRunFiles(services: Services, opts: HttpRunFilesOptions
     }
   }
 
+  /** A zip of pictures (the page zips a picked folder): streamed to the scratch folder with a cap, then imported. */
+  async function importImages(req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> {
+    const tooBig = new StudioError('too_large', `The zip is larger than ${Math.round(maxImagesUpload / 1024 ** 3)} GB, the most this server takes.`)
+    const declared = Number(req.headers['content-length'] ?? NaN)
+    if (Number.isFinite(declared) && declared > maxImagesUpload) {
+      sendError(res, 413, tooBig)
+      req.resume()
+      return
+    }
+    const dir = mkdtempSync(join(scratch, 'images-'))
+    const zip = join(dir, 'upload.zip')
+    try {
+      try {
+        await pipeline(Readable.fromWeb(cappedBody(req, maxImagesUpload, tooBig) as NodeReadableStream<Uint8Array>), createWriteStream(zip, { flags: 'wx' }))
+      } catch (err) {
+        if (err === tooBig) return sendError(res, 413, tooBig)
+        throw err
+      }
+      const num = (k: string) => (query.get(k) === null || query.get(k) === '' ? undefined : Number(query.get(k)))
+      const channels = query.get('channels')
+      const reply = await services.handle('datasets.importImages', {
+        path: zip,
+        name: query.get('name') ?? '',
+        size: num('size'),
+        channels: channels === '1' || channels === '3' ? Number(channels) : 'auto',
+        policy: query.get('policy') ?? undefined,
+        testSplit: num('testSplit'),
+        from: 'an upload from a browser window'
+      })
+      // Errors name the pictures by their place in the zip, not by where the server put it.
+      if (!reply.ok) reply.error.message = reply.error.message.replaceAll(zip, 'the uploaded zip').replaceAll(scratch, "the server's transfer folder")
+      sendJson(res, 200, reply)
+    } catch (err) {
+      if (res.destroyed) return
+      const e = err as NodeJS.ErrnoException
+      sendError(res, 507, new StudioError('storage_error', e.code === 'ENOSPC' ? 'The disk is full: the upload could not be stored.' : 'The upload could not be stored on the server.'))
+    } finally {
+      discard(dir)
+    }
+  }
+
   return {
     async handle(req, res, pathname) {
       // A browser worker's dataset and checkpoints (guarded by its run's key as well as the token).
@@ -255,6 +300,8 @@ export function createHttpRunFiles(services: Services, opts: HttpRunFilesOptions
       if (downloadMatch && (req.method === 'GET' || req.method === 'HEAD')) return download(req, res, downloadMatch[1])
       if (pathname === filesHttp.importPath && req.method === 'POST') return oneUpload(req, res, () => importRun(req, res))
       if (pathname === filesHttp.datasetImportPath && req.method === 'POST') return oneUpload(req, res, () => importDataset(req, res))
+      if (pathname === filesHttp.datasetImagesPath && req.method === 'POST')
+        return oneUpload(req, res, () => importImages(req, res, new URL(req.url ?? '/', 'http://x').searchParams))
       sendError(res, 404, new StudioError('not_found', `No ${req.method} ${pathname} here.`))
     },
     close() {

@@ -3,8 +3,9 @@
 // downloads and uploads beside the socket. A window never names a path on the services' machine:
 // runs.export, runs.import and datasets.import are host-only (src/shared/contract.ts).
 import { filesHttp, type Reply } from '../../../shared/contract'
-import type { DatasetInfo, RunExportLink, RunRecord } from '../../../shared/domain'
+import type { DatasetInfo, ImageImportReport, RunExportLink, RunRecord } from '../../../shared/domain'
 import { toStudioError } from './errors'
+import { storedZip } from './zip-store'
 import { pageToken } from './ws-client'
 
 /** How a person picks what to import: the native dialog (Electron), or the page's own file input (web mode). */
@@ -18,8 +19,19 @@ export interface RunFiles {
   importRun(file?: File): Promise<RunRecord | null>
 }
 
+export interface ImageImportChoice {
+  name: string
+  size?: number
+  channels?: 1 | 3 | 'auto'
+  policy?: 'stretch' | 'fit' | 'crop'
+  testSplit?: number
+}
+
 export interface DatasetFiles {
   readonly pickedBy: PickedBy
+  /** Imports pictures: a folder picked in the page (zipped here, stored: pictures are compressed
+      already) or a .zip, uploaded over HTTP. Electron's windows use the same upload. */
+  importImages(files: File[], choice: ImageImportChoice): Promise<{ info: DatasetInfo; report: ImageImportReport | null }>
   /** Imports the four IDX files: those picked in the page (with an optional title), or (Electron) a folder chosen in the dialog. Null when cancelled. */
   importDataset(files?: File[], title?: string): Promise<DatasetInfo | null>
 }
@@ -71,11 +83,32 @@ export function createRunFiles(): RunFiles {
   }
 }
 
+/** One .zip as is, or the files of a picked folder zipped under their relative paths. */
+async function asZip(files: File[]): Promise<Blob> {
+  if (files.length === 1 && /\.zip$/i.test(files[0].name) && !files[0].webkitRelativePath) return files[0]
+  // The plain zip format counts entries in 16 bits; past that, zip the folder on the machine (zip64).
+  if (files.length > 65_535) throw toStudioError({ code: 'too_large', message: `The folder holds ${files.length} files; a page can send at most 65,535. Zip it first and pick the .zip.` })
+  const entries: { name: string; data: Uint8Array }[] = []
+  for (const f of files) entries.push({ name: f.webkitRelativePath || f.name, data: new Uint8Array(await f.arrayBuffer()) })
+  return storedZip(entries)
+}
+
+async function uploadImages(files: File[], c: ImageImportChoice): Promise<{ info: DatasetInfo; report: ImageImportReport | null }> {
+  if (!files.length) throw nothingPicked('a folder of pictures or a .zip')
+  const q = new URLSearchParams({ name: c.name })
+  if (c.size) q.set('size', String(c.size))
+  if (c.channels) q.set('channels', String(c.channels))
+  if (c.policy) q.set('policy', c.policy)
+  if (c.testSplit) q.set('testSplit', String(c.testSplit))
+  return readReply(await post(`${filesHttp.datasetImagesPath}?${q}`, await asZip(files), { 'Content-Type': 'application/zip' }))
+}
+
 export function createDatasetFiles(): DatasetFiles {
   const shell = window.studioShell
-  if (shell) return { pickedBy: 'dialog', importDataset: () => shell.importDataset() }
+  if (shell) return { pickedBy: 'dialog', importDataset: () => shell.importDataset(), importImages: uploadImages }
   return {
     pickedBy: 'file-input',
+    importImages: uploadImages,
     async importDataset(files, title) {
       if (!files?.length) throw nothingPicked('the four IDX files')
       const form = new FormData()

@@ -1,6 +1,6 @@
 import { defineStore } from 'pinia'
 import { reactive, ref } from 'vue'
-import type { DatasetDetail, DatasetInfo, DownloadProgress, SampleImage } from '../../../shared/domain'
+import type { DatasetDetail, DatasetInfo, DownloadProgress, ImageImportProgress, SampleImage } from '../../../shared/domain'
 import { errorMessage, useApi } from '../api'
 
 export const useDatasetsStore = defineStore('datasets', () => {
@@ -14,6 +14,12 @@ export const useDatasetsStore = defineStore('datasets', () => {
   const actionError = reactive<Record<string, string>>({})
   const importing = ref(false)
   const importError = ref<string | null>(null)
+  /** The picture import in progress (any window's), by the name it will have. */
+  const imageProgress = ref<(ImageImportProgress & { name: string }) | null>(null)
+
+  api.on('datasets.importProgress', (p) => {
+    imageProgress.value = p.phase === 'done' ? null : p
+  })
 
   api.on('datasets.progress', (p) => {
     progress[p.datasetId] = p
@@ -51,6 +57,19 @@ export const useDatasetsStore = defineStore('datasets', () => {
     return rows
   }
 
+  /** `count` images of each class (a grid row per class), train split. */
+  async function loadClassSamples(id: string, classes: number, count = 8): Promise<SampleImage[][]> {
+    const key = `${id}:byclass:${count}`
+    if (samples[key]) return group(samples[key], classes)
+    const rows: SampleImage[] = []
+    for (let label = 0; label < classes; label++) rows.push(...(await api.invoke('datasets.samples', { datasetId: id, split: 'train', count, label })))
+    samples[key] = rows
+    return group(rows, classes)
+  }
+  function group(rows: SampleImage[], classes: number): SampleImage[][] {
+    return Array.from({ length: classes }, (_, k) => rows.filter((r) => r.label === k))
+  }
+
   async function download(id: string): Promise<void> {
     delete actionError[id]
     const entry = list.value.find((d) => d.id === id)
@@ -85,5 +104,5 @@ export const useDatasetsStore = defineStore('datasets', () => {
     else list.value.push(info)
   }
 
-  return { list, loading, error, details, progress, actionError, importing, importError, load, loadDetail, loadSamples, download, importFolder }
+  return { list, loading, error, details, progress, actionError, importing, importError, imageProgress, load, loadDetail, loadSamples, loadClassSamples, download, importFolder }
 })
