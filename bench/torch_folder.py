@@ -92,7 +92,7 @@ def lenet5_modern(c=3, classes=10):
 def main():
     folder = sys.argv[1]
     epochs = int(sys.argv[2]) if len(sys.argv) > 2 else 10
-    torch.manual_seed(1)
+    torch.manual_seed(int(os.environ.get("SEED", "1")))
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     xtr, ytr, classes = load(os.path.join(folder, 'train'))
     xte, yte, _ = load(os.path.join(folder, 'test'), classes)

@@ -30,7 +30,7 @@ export interface ImageImportChoice {
 export interface DatasetFiles {
   readonly pickedBy: PickedBy
   /** Imports pictures: a folder picked in the page (zipped here, stored: pictures are compressed
-      already) or a .zip, uploaded over HTTP. Electron's windows use the same upload. */
+      already) or a .zip, uploaded over HTTP (web mode; the desktop app says to use the CLI for now). */
   importImages(files: File[], choice: ImageImportChoice): Promise<{ info: DatasetInfo; report: ImageImportReport | null }>
   /** Imports the four IDX files: those picked in the page (with an optional title), or (Electron) a folder chosen in the dialog. Null when cancelled. */
   importDataset(files?: File[], title?: string): Promise<DatasetInfo | null>
@@ -105,7 +105,14 @@ async function uploadImages(files: File[], c: ImageImportChoice): Promise<{ info
 
 export function createDatasetFiles(): DatasetFiles {
   const shell = window.studioShell
-  if (shell) return { pickedBy: 'dialog', importDataset: () => shell.importDataset(), importImages: uploadImages }
+  if (shell)
+    return {
+      pickedBy: 'dialog',
+      importDataset: () => shell.importDataset(),
+      // The desktop app has no HTTP server beside its window and main has no picture dialog yet.
+      importImages: () =>
+        Promise.reject(toStudioError({ code: 'unavailable', message: 'In the desktop app, import a folder of pictures with `conv-studio datasets import <folder> --name <id>` for now; it then appears here.' }))
+    }
   return {
     pickedBy: 'file-input',
     importImages: uploadImages,
