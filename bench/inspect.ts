@@ -5,9 +5,10 @@
 // Second part: what recording histograms, first-conv filters and true-class probabilities adds
 // to a LeNet-5 epoch (goal: < 2%). Epochs with and without train({inspection}) alternate run by
 // run, on the backend a run trains on, and the figure is the median wall time from one epoch's end
-// to the next (epochs >= 2; evaluation and the recording included). The recording alone is also
-// timed on its own, as a share of that median epoch, since a 2% difference is near the noise of a
-// shared machine.
+// to the next (epochs >= 2; evaluation and the recording included), in wall time and in this
+// process's CPU time (all its threads): on a shared machine other processes move wall time by tens
+// of percent between identical epochs, CPU time far less. The recording alone is also timed on its
+// own, as a share of the median epoch.
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -43,33 +44,55 @@ function randomSet(count: number, seed: number): ImageSet {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
-/** Wall seconds between consecutive epoch ends, epochs >= 2, of one LeNet-5 run. */
-async function epochWall(data: DatasetArrays, inspection: boolean): Promise<number[]> {
+const cpuSeconds = () => {
+  const u = process.cpuUsage()
+  return (u.user + u.system) / 1e6
+}
+
+/** Wall and CPU seconds between consecutive epoch ends, epochs >= 2, of one LeNet-5 run. */
+async function epochTimes(data: DatasetArrays, inspection: boolean): Promise<{ wall: number[]; cpu: number[] }> {
   const preset = getPreset('lenet5')!
   const ends: number[] = []
+  const cpu: number[] = []
   await train(
     { ...(preset.recommended as TrainConfigInput), model: preset.id, spec: preset.spec, dataset: 'random', epochs: EPOCHS, batchSize: 256, seed: 1, validation: { source: 'test' } },
     data,
-    { onEpoch: () => void ends.push(performance.now()) },
+    {
+      onEpoch: () => {
+        ends.push(performance.now())
+        cpu.push(cpuSeconds())
+      }
+    },
     { inspection }
   )
-  return ends.slice(1).map((t, i) => (t - ends[i]) / 1000)
+  return { wall: ends.slice(1).map((t, i) => (t - ends[i]) / 1000), cpu: cpu.slice(1).map((t, i) => t - cpu[i]) }
 }
 
-/** What the trainer adds per epoch, alone: histograms on a 128-example probe batch and the filter snapshot. */
-function recordingMs(): number {
+/**
+ * What the trainer adds per epoch, alone: histograms on a 128-example probe batch, the filter
+ * snapshot, and the true-class probabilities of the validation pass (the same ops on its logits).
+ */
+function recordingMs(valCount: number): number {
   const preset = getPreset('lenet5')!
   const model = buildModel(preset.spec, { init: 'xavier', seed: 1 })
   const x = tf.randomUniform([128, 28, 28, 1]) as tf.Tensor4D
   const y = tf.tensor1d(Int32Array.from({ length: 128 }, (_, i) => i % 10), 'int32')
+  const chunk = 2048
+  const logits = tf.randomNormal([chunk, 10])
+  const oneHot = tf.oneHot(tf.tensor1d(Int32Array.from({ length: chunk }, (_, i) => i % 10), 'int32'), 10)
   const times: number[] = []
   for (let i = 0; i < 12; i++) {
     const t = performance.now()
     weightAndGradientHistograms(model, preset.spec, x, y)
     firstConvFilters(model, preset.spec, 1)
+    for (let start = 0; start < valCount; start += chunk) {
+      const truth = tf.tidy(() => tf.sum(tf.mul(tf.softmax(logits), oneHot), 1))
+      truth.dataSync()
+      truth.dispose()
+    }
     times.push(performance.now() - t)
   }
-  tf.dispose([x, y])
+  tf.dispose([x, y, logits, oneHot])
   model.dispose()
   return median(times.slice(2))
 }
@@ -87,14 +110,23 @@ export async function recordingOverhead(): Promise<Record<string, unknown>> {
   }
   const without: number[] = []
   const withRec: number[] = []
+  const cpuWithout: number[] = []
+  const cpuWith: number[] = []
   for (let r = 0; r < REPEATS; r++) {
     // Alternating, and which goes first swaps every repeat, so drift in the machine's load hits both.
     const order = r % 2 === 0 ? [false, true] : [true, false]
-    for (const on of order) (on ? withRec : without).push(...(await epochWall(data, on)))
-    console.log(`  repeat ${r + 1}: epoch without ${median(without).toFixed(3)} s, with ${median(withRec).toFixed(3)} s (medians so far)`)
+    for (const on of order) {
+      const t = await epochTimes(data, on)
+      ;(on ? withRec : without).push(...t.wall)
+      ;(on ? cpuWith : cpuWithout).push(...t.cpu)
+    }
+    console.log(
+      `  repeat ${r + 1} (medians so far): wall ${median(without).toFixed(3)} s without, ${median(withRec).toFixed(3)} s with; ` +
+        `CPU ${median(cpuWithout).toFixed(3)} s without, ${median(cpuWith).toFixed(3)} s with`
+    )
   }
   const epochS = median(without)
-  const recMs = recordingMs()
+  const recMs = recordingMs(EPOCH_TEST)
   const row = {
     model: 'lenet5 (d2l, sigmoid)',
     backend,
@@ -104,12 +136,16 @@ export async function recordingOverhead(): Promise<Record<string, unknown>> {
     epochWithoutS: epochS,
     epochWithS: median(withRec),
     wallOverheadPct: ((median(withRec) - epochS) / epochS) * 100,
+    epochCpuWithoutS: median(cpuWithout),
+    epochCpuWithS: median(cpuWith),
+    cpuOverheadPct: ((median(cpuWith) - median(cpuWithout)) / median(cpuWithout)) * 100,
     recordingMs: recMs,
     recordingPct: (recMs / 1000 / epochS) * 100
   }
   console.log(
     `histograms + filters + true-class probabilities, LeNet-5 epoch of ${EPOCH_TRAIN} (+${EPOCH_TEST} validation) on ${backend}: ` +
-      `${row.epochWithoutS.toFixed(3)} s without, ${row.epochWithS.toFixed(3)} s with (${row.wallOverheadPct.toFixed(2)}%); ` +
+      `wall ${row.epochWithoutS.toFixed(3)} s without, ${row.epochWithS.toFixed(3)} s with (${row.wallOverheadPct.toFixed(2)}%); ` +
+      `CPU ${row.epochCpuWithoutS.toFixed(3)} s without, ${row.epochCpuWithS.toFixed(3)} s with (${row.cpuOverheadPct.toFixed(2)}%); ` +
       `the recording alone ${recMs.toFixed(1)} ms = ${row.recordingPct.toFixed(2)}% of the epoch`
   )
   return row
