@@ -355,7 +355,7 @@ export class TrainingHost {
         this.runs.recordEpoch(s.runId, msg.epoch, msg.confusion, fromBase64(msg.predictions), msg.checkpoints)
         if (msg.inspection) {
           const i = msg.inspection
-          this.recordInspection(s.runId, msg.epoch.epoch, { histograms: i.histograms, filters: i.filters, trueProbabilities: float32FromBase64(i.trueProbabilities) })
+          this.recordInspection(s.runId, msg.epoch.epoch, () => ({ histograms: i.histograms, filters: i.filters, trueProbabilities: float32FromBase64(i.trueProbabilities) }))
         }
         s.epochs.push(msg.epoch)
         this.emit({ type: 'epoch', runId: s.runId, epoch: msg.epoch })
@@ -366,7 +366,7 @@ export class TrainingHost {
         if (msg.test) {
           const { trueProbabilities, ...rest } = msg.test
           test = { ...rest, predictions: fromBase64(rest.predictions), labels: fromBase64(rest.labels) }
-          if (trueProbabilities) this.recordInspection(s.runId, 'test', { trueProbabilities: float32FromBase64(trueProbabilities) })
+          if (trueProbabilities) this.recordInspection(s.runId, 'test', () => ({ trueProbabilities: float32FromBase64(trueProbabilities) }))
         }
         this.settle(s, {
           status: msg.status,
@@ -405,10 +405,13 @@ export class TrainingHost {
     this.pump()
   }
 
-  /** Inspection data is an extra: a failure to keep it is logged, never the end of the run. */
-  private recordInspection(runId: number, epoch: number | 'test', data: Parameters<RunStore['recordInspection']>[2]): void {
+  /**
+   * Inspection data is an extra: a failure to decode or keep it (a browser worker's bad base64
+   * included) is logged, never the end of the run.
+   */
+  private recordInspection(runId: number, epoch: number | 'test', data: () => Parameters<RunStore['recordInspection']>[2]): void {
     try {
-      this.runs.recordInspection(runId, epoch, data)
+      this.runs.recordInspection(runId, epoch, data())
     } catch (err) {
       console.error(`[training] run ${runId}: could not keep the inspection data of ${epoch === 'test' ? 'the test set' : `epoch ${epoch}`}: ${(err as Error).message}`)
     }

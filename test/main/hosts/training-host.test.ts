@@ -191,6 +191,38 @@ describe('TrainingHost over a fake child', () => {
     expect(c.kills).toContain('SIGKILL')
   })
 
+  it('keeps the inspection data an epoch and the test result bring; a malformed one is dropped and the run goes on', async () => {
+    const h = host()
+    const run = h.start(config({ epochs: 2 }), { classes: CLASSES, paramCount: 1 })
+    const c = children[0]
+    started(c)
+    const f32 = (xs: number[]) => Buffer.from(Float32Array.from(xs).buffer).toString('base64')
+    const histograms = [{ layer: 'Conv2d-1', kind: 'weight' as const, min: -1, max: 1, counts: [1, 2] }]
+    const filters = { epoch: 1, layer: 'Conv2d-1', shape: [1, 1, 1, 1] as [number, number, number, number], values: [0.5] }
+    const checkpoint = (n: number) => [{ kind: 'last' as const, stagedDir: writeCheckpoint(join(runs.stagingDir(run.id), `epoch-${n}-last`)) }]
+    const predictions = Buffer.alloc(2).toString('base64')
+    c.say({ type: 'epoch', epoch: epochRecord(1), confusion: confusion(), predictions, isBest: true, checkpoints: checkpoint(1), inspection: { histograms, filters, trueProbabilities: f32([0.25, 0.75]) } })
+    // Three bytes are no float32 array: decoding throws; the epoch is still recorded.
+    c.say({ type: 'epoch', epoch: epochRecord(2), confusion: confusion(), predictions, isBest: false, checkpoints: checkpoint(2), inspection: { histograms, filters: null, trueProbabilities: 'AAAA' } })
+    c.say({
+      type: 'done',
+      status: 'completed',
+      epochsDone: 2,
+      bestEpoch: 1,
+      bestValAcc: 0.5,
+      examplesPerSec: 100,
+      test: { loss: 1, acc: 0.5, confusion: confusion(), precision: [], recall: [], predictions, labels: predictions, trueProbabilities: f32([0.5, 0.125]) }
+    })
+    const final = await h.whenFinished(run.id)
+    expect(final.status).toBe('completed')
+    expect(final.epochsDone).toBe(2)
+    expect(runs.histograms(run.id)).toEqual([{ epoch: 1, histograms }])
+    expect(runs.filters(run.id)).toEqual([filters])
+    expect(runs.trueProbabilities(run.id, 1)).toEqual(Float32Array.from([0.25, 0.75]))
+    expect(() => runs.trueProbabilities(run.id, 2)).toThrow(/kept no probabilities/)
+    expect(runs.trueProbabilities(run.id, 'test')).toEqual(Float32Array.from([0.5, 0.125]))
+  })
+
   it('an error message from the child fails the run with that message', async () => {
     const h = host()
     const run = h.start(config(), { classes: CLASSES, paramCount: 1 })
