@@ -106,7 +106,7 @@ describe("Training in this browser's GPU (Chromium WebGPU on SwiftShader)", () =
     await page.click('[data-testid="measure-browser-gpu"]')
     await expect.poll(() => page.locator('[data-testid="browser-throughput"]').textContent(), { timeout: 240_000 }).toMatch(/\d examples\/s/)
     console.log('[webgpu] LeNet-5 on SwiftShader:', await page.locator('[data-testid="browser-throughput"]').textContent())
-    await studio.shot('webgpu-device')
+    await studio.shot('webgpu-device', '[data-testid="browser-gpu"]')
   }, 300_000)
 
   it('a software adapter is never the automatic choice; picking it says so; the estimate says how long an epoch takes', async () => {
