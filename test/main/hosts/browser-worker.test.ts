@@ -157,6 +157,22 @@ describe('a run that trains in a browser window’s GPU', () => {
     }
   })
 
+  it('cancel reaches the worker; a page that never answers is stopped within the grace and the run ends cancelled', async () => {
+    const client = await page()
+    try {
+      await client.value('browserGpu.register', gpu)
+      const run = await client.value('training.start', { config: tinyConfig({ backend: 'browser-webgpu', epochs: 5 }) })
+      await startOf(client, run.id)
+      const cancelled = client.value('training.cancel', { runId: run.id })
+      await client.waitFor((e) => e.event === 'browserGpu.toWorker' && e.payload.type === 'cancel' && e.payload.runId === run.id, 5_000)
+      // This page does not answer: the host's grace runs out and it tells the page to stop the worker.
+      await client.waitFor((e) => e.event === 'browserGpu.toWorker' && e.payload.type === 'stop' && e.payload.runId === run.id, 5_000)
+      expect((await cancelled).status).toBe('cancelled')
+    } finally {
+      client.close()
+    }
+  })
+
   it('hostile pages: another window cannot speak for the run, the routes want its key, an epoch without its upload fails the run', async () => {
     const owner = await page()
     const other = await page()
