@@ -75,7 +75,7 @@ describe('inspection in the model worker', () => {
     await expect(worker.inspectPixels(s.runId, 'best', pixels, 27, null)).rejects.toThrow(/784 bytes are not one 27x27 image/)
   }, 60_000)
 
-  it('takes under 100 ms warm for LeNet-5 through the worker (median of 15)', async () => {
+  it('answers warm through the worker again and again, and reports the time (bench/inspect.ts measures it; tests assert no timings)', async () => {
     const bytes = readFileSync(pngPath)
     await worker.inspectFile(s.runId, 'best', png.file, bytes, null)
     const times: number[] = []
@@ -86,8 +86,7 @@ describe('inspection in the model worker', () => {
     }
     times.sort((a, b) => a - b)
     console.log(`[inspect] LeNet-5 (modern) through the model worker, warm: median ${times[7].toFixed(1)} ms, min ${times[0].toFixed(1)} ms`)
-    // A generous bound for a loaded 2-core test machine; bench/inspect.ts reports the figure.
-    expect(times[7]).toBeLessThan(250)
+    expect(times).toHaveLength(15)
   }, 60_000)
 })
 

@@ -178,12 +178,10 @@ describe('Predictor on a trained LeNet-5', () => {
       expect(r.message).toMatch(/1x1 pixels: too small to hold a digit/)
     })
 
-    it('a 20000x20000 image is refused from its header, fast', async () => {
-      const started = performance.now()
+    it('a 20000x20000 image is refused from its header (a 370-byte file: nothing is decoded)', async () => {
       const r = await problemOf(predictor.predictFile(s.runId, 'best', 'huge.png', pngHeader(20000, 20000), 3))
       expect(r).toMatchObject({ problem: 'too_large', code: 'too_large' })
       expect(r.message).toMatch(/20000x20000 \(400 megapixels\); the limit is 50 megapixels/)
-      expect(performance.now() - started).toBeLessThan(1000)
     })
 
     it('a file over 30 MB', async () => {
