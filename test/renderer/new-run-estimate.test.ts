@@ -1,18 +1,49 @@
 // @vitest-environment happy-dom
 // New run's expected time per epoch, from LeNet-5 figures measured per backend (the Device view's
 // quick benchmark): AlexNet on the 2-core CPU is about 19 min per 60k epoch, ten epochs are hours,
-// and a faster measured backend is named. The presets are the app's own.
+// and a faster measured backend is named. The two presets are d2l's, as src/core/models/presets.ts has them.
 import { beforeEach, describe, expect, it } from 'vitest'
 import { flushPromises, mount } from '@vue/test-utils'
 import { createPinia, setActivePinia, type Pinia } from 'pinia'
 import { createMemoryHistory, createRouter, type Router } from 'vue-router'
-import type { BackendReport } from '../../src/shared/domain'
-import { presets } from '../../src/core/models/presets'
+import type { BackendReport, ModelPreset } from '../../src/shared/domain'
+import type { LayerSpec } from '../../src/shared/schemas'
 import { setApi } from '../../src/renderer/src/api'
 import { routes } from '../../src/renderer/src/router'
 import NewRunView from '../../src/renderer/src/views/NewRunView.vue'
 import { useCatalogStore } from '../../src/renderer/src/stores/catalog'
 import { FakeApi } from './fake-api'
+
+const conv = (outChannels: number, kernelSize: number, stride = 1, padding = 0): LayerSpec => ({ type: 'conv2d', outChannels, kernelSize, stride, padding })
+const linear = (outFeatures: number): LayerSpec => ({ type: 'linear', outFeatures })
+const [sigmoid, relu, flatten] = [{ type: 'sigmoid' }, { type: 'relu' }, { type: 'flatten' }] as LayerSpec[]
+const presets: ModelPreset[] = [
+  {
+    id: 'lenet5',
+    title: 'LeNet-5',
+    description: '',
+    spec: { name: 'LeNet-5', inputSize: 28, inputChannels: 1, numClasses: 10, layers: [conv(6, 5, 1, 2), sigmoid, { type: 'avgPool2d', kernelSize: 2, stride: 2 }, conv(16, 5), sigmoid, { type: 'avgPool2d', kernelSize: 2, stride: 2 }, flatten, linear(120), sigmoid, linear(84), sigmoid, linear(10)] },
+    recommended: { epochs: 10, batchSize: 256 }
+  },
+  {
+    id: 'alexnet',
+    title: 'AlexNet',
+    description: '',
+    spec: {
+      name: 'AlexNet',
+      inputSize: 224,
+      inputChannels: 1,
+      numClasses: 10,
+      layers: [
+        conv(96, 11, 4, 1), relu, { type: 'maxPool2d', kernelSize: 3, stride: 2 },
+        conv(256, 5, 1, 2), relu, { type: 'maxPool2d', kernelSize: 3, stride: 2 },
+        conv(384, 3, 1, 1), relu, conv(384, 3, 1, 1), relu, conv(256, 3, 1, 1), relu, { type: 'maxPool2d', kernelSize: 3, stride: 2 },
+        flatten, linear(4096), relu, { type: 'dropout', p: 0.5 }, linear(4096), relu, { type: 'dropout', p: 0.5 }, linear(10)
+      ]
+    },
+    recommended: { batchSize: 128 }
+  }
+]
 
 let api: FakeApi
 let pinia: Pinia
