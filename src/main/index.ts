@@ -185,6 +185,17 @@ async function importDataset(): Promise<DatasetInfo | null> {
   return host<DatasetInfo>('datasets.import', { path: r.filePaths[0] })
 }
 
+/** A folder of pictures chosen in the dialog, imported with the page's choices (the services check them). */
+async function importImages(choice: unknown): Promise<unknown> {
+  if (!mainWindow) return null
+  const r = await dialog.showOpenDialog(mainWindow, { title: 'Import a folder of pictures (<class>/<picture>, or train/ and test/)', properties: ['openDirectory'] })
+  if (r.canceled || r.filePaths.length === 0) return null
+  const c = choice && typeof choice === 'object' ? (choice as Record<string, unknown>) : {}
+  // Only the choices: a page's object cannot smuggle a path in (path is set here, after the spread).
+  const { name, size, channels, policy, testSplit } = c
+  return host('datasets.importImages', { name, size, channels, policy, testSplit, path: r.filePaths[0] })
+}
+
 /** The menu's import: the same dialog as the page's button; a failure is a dialog, not a stack. */
 async function importDatasetFromMenu(): Promise<void> {
   try {
@@ -336,6 +347,7 @@ async function start(): Promise<void> {
   })
   handleShell(channels.importRun, () => importRun())
   handleShell(channels.importDataset, () => importDataset())
+  handleShell(channels.importImages, (_e, choice) => importImages(choice))
   buildMenu()
   createWindow()
   app.on('activate', () => {

@@ -1,7 +1,7 @@
 // What the preload puts on window: the renderer's API client uses it when present (Electron) and
 // falls back to the WebSocket (web mode) when it is not.
 import type { StudioApi } from '../shared/contract'
-import type { DatasetInfo, RunRecord } from '../shared/domain'
+import type { DatasetInfo, ImageImportReport, RunRecord } from '../shared/domain'
 
 declare global {
   interface Window {
@@ -18,6 +18,9 @@ declare global {
       importRun(): Promise<RunRecord | null>
       /** Opens the folder dialog for the four IDX files and imports them; null if cancelled. Rejects with the import's error. */
       importDataset(): Promise<DatasetInfo | null>
+      /** Opens the folder dialog for pictures (ImageFolder layout) and imports them with the page's
+          choices; null if cancelled. Rejects with the import's error. */
+      importImages(choice: { name: string; size?: number; channels?: 1 | 3 | 'auto'; policy?: 'stretch' | 'fit' | 'crop'; testSplit?: number }): Promise<{ info: DatasetInfo; report: ImageImportReport | null } | null>
     }
   }
 }

@@ -39,5 +39,7 @@ async function shellCall<T>(channel: string, ...args: unknown[]): Promise<T> {
 contextBridge.exposeInMainWorld('studioShell', {
   exportRun: (runId: number): Promise<boolean> => shellCall<boolean>(channels.exportRun, runId),
   importRun: (): Promise<RunRecord | null> => shellCall<RunRecord | null>(channels.importRun),
-  importDataset: (): Promise<DatasetInfo | null> => shellCall<DatasetInfo | null>(channels.importDataset)
+  importDataset: (): Promise<DatasetInfo | null> => shellCall<DatasetInfo | null>(channels.importDataset),
+  // The page's choices only (name, size, channels, policy, split); main picks the folder.
+  importImages: (choice: unknown): Promise<unknown> => shellCall<unknown>(channels.importImages, choice)
 })

@@ -12,7 +12,8 @@ export const channels = {
   event: 'studio:event',
   exportRun: 'studio:export-run',
   importRun: 'studio:import-run',
-  importDataset: 'studio:import-dataset'
+  importDataset: 'studio:import-dataset',
+  importImages: 'studio:import-images'
 } as const
 
 export interface WireRequest<M extends MethodName = MethodName> {

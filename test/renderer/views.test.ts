@@ -425,7 +425,8 @@ describe('DatasetsView', () => {
     window.studioShell = {
       exportRun: async () => true,
       importRun: async () => null,
-      importDataset: async () => (dialogs++ === 0 ? null : imported)
+      importDataset: async () => (dialogs++ === 0 ? null : imported),
+      importImages: async () => null
     }
     try {
       const w = mountView(DatasetsView)

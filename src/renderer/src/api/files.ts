@@ -30,7 +30,7 @@ export interface ImageImportChoice {
 export interface DatasetFiles {
   readonly pickedBy: PickedBy
   /** Imports pictures: a folder picked in the page (zipped here, stored: pictures are compressed
-      already) or a .zip, uploaded over HTTP (web mode; the desktop app says to use the CLI for now). */
+      already) or a .zip, uploaded over HTTP (web mode); in the desktop app main's folder dialog picks them (`files` unused). */
   importImages(files: File[], choice: ImageImportChoice): Promise<{ info: DatasetInfo; report: ImageImportReport | null }>
   /** Imports the four IDX files: those picked in the page (with an optional title), or (Electron) a folder chosen in the dialog. Null when cancelled. */
   importDataset(files?: File[], title?: string): Promise<DatasetInfo | null>
@@ -109,9 +109,12 @@ export function createDatasetFiles(): DatasetFiles {
     return {
       pickedBy: 'dialog',
       importDataset: () => shell.importDataset(),
-      // The desktop app has no HTTP server beside its window and main has no picture dialog yet.
-      importImages: () =>
-        Promise.reject(toStudioError({ code: 'unavailable', message: 'In the desktop app, import a folder of pictures with `conv-studio datasets import <folder> --name <id>` for now; it then appears here.' }))
+      // Main's folder dialog picks the pictures (the desktop app has no HTTP route); the page sends only its choices.
+      importImages: async (_files, choice) => {
+        const r = await shell.importImages(choice)
+        if (!r) throw toStudioError({ code: 'invalid_argument', message: 'No folder was chosen.' })
+        return r
+      }
     }
   return {
     pickedBy: 'file-input',
