@@ -123,7 +123,7 @@ export async function run(): Promise<Record<string, unknown>> {
       listCreatedDesc: list({ limit: 50 }),
       listOneSweepByTestAcc: time(200, (i) => store.list({ sweepId: sweepIds[i % sweepIds.length], sortBy: 'testAcc', sortDir: 'desc', limit: 50 })),
       // The sweep page: all 200 runs with their configs and swept values (the host is not used to read).
-      sweepPage200Runs: time(50, (i) => new SweepService(store.db, store, undefined as unknown as TrainingHost, async () => ({ classes: CLASSES, paramCount: 0 })).get(sweepIds[i % sweepIds.length])),
+      sweepPage200Runs: time(50, (i) => new SweepService(store.db, store, undefined as unknown as TrainingHost, async (c) => ({ config: c, classes: CLASSES, paramCount: 0 })).get(sweepIds[i % sweepIds.length])),
       sweeps: sweepIds.length,
       curvesTypical: time(200, (i) => store.curves(ids[LONG_RUNS + ((i * 37) % (RUNS - LONG_RUNS))], 2000)),
       curvesLong: time(100, (i) => store.curves(ids[i % LONG_RUNS], 2000)),

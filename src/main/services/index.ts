@@ -18,6 +18,7 @@ import {
 import type { AppInfo, BackendReport, DownloadProgress } from '../../shared/domain'
 import { presets } from '../../core/models/presets'
 import { summarize } from '../../core/models/summary'
+import { pytorchSequential } from '../../core/models/torch-source'
 import { ModelSpecError } from '../../core/models/spec'
 import { RunStore } from './runs'
 import { storageError } from '../storage/db'
@@ -145,7 +146,11 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     return info
   }
 
-  const sweeps = new SweepService(runs.db, runs, training, (config) => checkRunStart(datasets, config))
+  // A sweep prepares each run as training.start does.
+  const sweeps = new SweepService(runs.db, runs, training, async (raw) => {
+    const config = await prepareRunConfig(datasets, raw)
+    return { config, ...(await checkRunStart(datasets, config)) }
+  })
 
   let reportCache: BackendReport | null = null
   const downloads = new Map<string, AbortController>()
@@ -154,6 +159,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     'app.info': (): AppInfo => ({ version: opts.version ?? packageVersion, host: opts.host === 'electron' ? 'electron' : 'web', dataDir }),
     'models.presets': () => presets.map((p) => structuredClone(p)),
     'models.summary': (a) => summarize(a.spec),
+    'models.pytorchCode': (a) => ({ code: pytorchSequential(a.spec) }),
     'models.import': (a) => importModel({ runs, datasets, spawn, dataDir }, a),
     'datasets.list': () => datasets.list(),
     'datasets.info': (a) => datasets.info(a.datasetId),

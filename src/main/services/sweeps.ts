@@ -190,8 +190,8 @@ export class SweepService {
     private readonly db: Db,
     private readonly runs: RunStore,
     private readonly training: TrainingHost,
-    /** The checks before a run is queued (classes, parameter count). */
-    private readonly checkStart: (config: TrainConfig) => Promise<{ classes: string[]; paramCount: number }>
+    /** What training.start does before queueing: the config as it will train (a preset fitted to the dataset, normalisation numbers) and its checks (classes, parameter count). */
+    private readonly prepare: (config: TrainConfig) => Promise<{ config: TrainConfig; classes: string[]; paramCount: number }>
   ) {}
 
   /** Checks every run first (a bad value refuses the whole sweep, nothing queued), then queues them all. */
@@ -200,10 +200,17 @@ export class SweepService {
     if (!parsed.success) bad(`Bad sweep: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`)
     const spec = parsed.data
     const points = expandSweep(spec)
-    const checks = new Map<string, { classes: string[]; paramCount: number }>()
+    // Every run is prepared and checked before any is queued: one bad value refuses the sweep.
+    // Runs that share dataset, model and input settings share one preparation: a 'dataset'
+    // normalisation would otherwise load the whole set once per run. Preparation sets only these fields.
+    const ready: { config: TrainConfig; classes: string[]; paramCount: number }[] = []
+    const shared = new Map<string, { config: TrainConfig; classes: string[]; paramCount: number }>()
     for (const p of points) {
-      const k = `${p.config.dataset}\n${JSON.stringify(p.config.spec)}`
-      if (!checks.has(k)) checks.set(k, await this.checkStart(p.config))
+      const c = p.config
+      const key = JSON.stringify([c.dataset, c.model, c.spec, c.normalize, c.augment])
+      let prep = shared.get(key)
+      if (!prep) shared.set(key, (prep = await this.prepare(c)))
+      ready.push({ ...prep, config: { ...c, spec: prep.config.spec, normalize: prep.config.normalize, imagePrep: prep.config.imagePrep } })
     }
     const keys = [...spec.grid.map((g) => g.key), ...spec.random.map((r) => r.key), ...(spec.seeds ? ['seed'] : [])]
     let id: number
@@ -217,8 +224,8 @@ export class SweepService {
       throw storageError('record the sweep', err)
     }
     points.forEach((p, i) => {
-      const check = checks.get(`${p.config.dataset}\n${JSON.stringify(p.config.spec)}`)!
-      this.training.start(p.config, { name: `sweep ${id} #${i + 1}: ${describe(p.values)}`, ...check, sweepId: id })
+      const { config, classes, paramCount } = ready[i]
+      this.training.start(config, { name: `sweep ${id} #${i + 1}: ${describe(p.values)}`, classes, paramCount, sweepId: id })
     })
     return this.get(id)
   }
