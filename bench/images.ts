@@ -3,7 +3,8 @@
 //     its peak RSS is the import's) for a generated 20,000-image folder of 32x32 colour PNGs.
 //  2. lenet5-modern, Adam 1e-3, batch 128, 10 epochs on a generated 5,000-photo folder of 10
 //     classes (4,000 train / 1,000 test, its own train/ and test/), against PyTorch trained the
-//     same way on the same files (bench/torch_folder.py). BENCH_IMAGES_EPOCHS changes the epochs.
+//     same way on the same files (bench/torch_folder.py). BENCH_IMAGES_EPOCHS changes the epochs;
+//     torch_folder.py reads SEED for other seeds.
 import { execFile, execFileSync } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -54,7 +55,8 @@ export async function run(): Promise<Record<string, unknown>> {
     rmSync(big, { recursive: true, force: true })
     }
 
-    // 2. Training, ours and PyTorch's, on the same files.
+    // 2. Training, ours and PyTorch's, on the same files (BENCH_IMAGES_SKIP_TRAIN=1 skips it).
+    if (process.env.BENCH_IMAGES_SKIP_TRAIN) return figures
     const photos = join(root, 'photos')
     await makeShapesFolder(photos, { classes: TEN, perClass: 400, side: 32, seed: 11, sub: 'train', jitter: 0.5, square: true })
     await makeShapesFolder(photos, { classes: TEN, perClass: 100, side: 32, seed: 12, sub: 'test', jitter: 0.5, square: true })
