@@ -33,6 +33,8 @@ export const methods = {
 
   'models.presets': method<D.ModelPreset[]>()(none),
   'models.summary': method<D.ModelSummary>()(z.object({ spec: ModelSpecSchema }).strict()),
+  /** The nn.Sequential that mirrors a spec, as Python source ("Copy as PyTorch code"). */
+  'models.pytorchCode': method<{ code: string }>()(z.object({ spec: ModelSpecSchema }).strict()),
   /** Reads PyTorch weights (.pth/.pt as torch.save writes them, or .safetensors) at `path` onto a preset, evaluates them on the dataset's test set and records an 'imported' run. */
   'models.import': method<D.RunRecord>()(
     z

@@ -110,6 +110,24 @@ describe('NewRunView', () => {
     w.unmount()
   })
 
+  it('shows the network as PyTorch code and copies it', async () => {
+    api.handlers['models.pytorchCode'] = ({ spec }) => ({ code: `def build():\n    return nn.Sequential(  # ${spec.layers.length} layers\n    )\n` })
+    const copied: string[] = []
+    Object.defineProperty(navigator, 'clipboard', { configurable: true, value: { writeText: async (t: string) => void copied.push(t) } })
+    const w = mountView(NewRunView)
+    await flushPromises()
+    await w.find('[data-testid="copy-pytorch"]').trigger('click')
+    await flushPromises()
+    const sent = api.called('models.pytorchCode')[0] as { spec: { layers: unknown[] } }
+    expect(sent.spec.layers).toHaveLength(lenetPreset.spec.layers.length)
+    const code = w.find('[data-testid="pytorch-code"]').text()
+    expect(code).toContain('from torch import nn')
+    expect(code).toContain(`# ${lenetPreset.spec.layers.length} layers`)
+    expect(copied.map((t) => t.trim())).toEqual([code.trim()])
+    expect(w.text()).toContain('Copied to the clipboard.')
+    w.unmount()
+  })
+
   it('lets the user edit a copy of the preset and marks a bad layer field', async () => {
     const w = mountView(NewRunView)
     await flushPromises()

@@ -11,8 +11,9 @@ import { join } from 'node:path'
 import protobuf from 'protobufjs'
 import { StudioError } from '../../shared/contract'
 import type { RunRecord } from '../../shared/domain'
-import type { LayerSpec, ModelSpec } from '../../shared/schemas'
+import type { ModelSpec } from '../../shared/schemas'
 import { inferLayers } from '../../core/models/spec'
+import { pytorchSequential } from '../../core/models/torch-source'
 import { checkpointProblem, MAX_MODEL_JSON_BYTES, MODEL_JSON, parseModelJson, WEIGHTS_FILE, type ModelJson } from '../storage/checkpoint'
 import { readRegularFile } from '../storage/safe-read'
 import type { RunStore } from '../services/runs'
@@ -65,41 +66,6 @@ class CheckpointReader {
 
 // ---------------------------------------------------------------------------------------------
 // PyTorch
-
-function torchLayer(l: LayerSpec, inputShape: number[]): string {
-  switch (l.type) {
-    case 'conv2d':
-      return `nn.Conv2d(${inputShape[0]}, ${l.outChannels}, kernel_size=${l.kernelSize}, stride=${l.stride}, padding=${l.padding})`
-    case 'avgPool2d':
-      return `nn.AvgPool2d(kernel_size=${l.kernelSize}, stride=${l.stride})`
-    case 'maxPool2d':
-      return `nn.MaxPool2d(kernel_size=${l.kernelSize}, stride=${l.stride})`
-    case 'batchNorm2d':
-      return `nn.BatchNorm2d(${inputShape[0]})`
-    case 'batchNorm1d':
-      return `nn.BatchNorm1d(${inputShape[0]})`
-    case 'sigmoid':
-      return 'nn.Sigmoid()'
-    case 'relu':
-      return 'nn.ReLU()'
-    case 'tanh':
-      return 'nn.Tanh()'
-    case 'leakyRelu':
-      return `nn.LeakyReLU(negative_slope=${l.negativeSlope})`
-    case 'flatten':
-      return 'nn.Flatten()'
-    case 'linear':
-      return `nn.Linear(${inputShape[0]}, ${l.outFeatures})`
-    case 'dropout':
-      return `nn.Dropout(p=${l.p})`
-  }
-}
-
-/** The nn.Sequential of a spec, as Python source (also what "Copy as PyTorch code" copies). */
-export function pytorchSequential(spec: ModelSpec): string {
-  const lines = inferLayers(spec).map((info) => `        ${torchLayer(info.layer, info.inputShape)},  # ${info.index}`)
-  return `def build():\n    """${spec.name.replace(/"/g, "'")}: input N x ${spec.inputChannels} x ${spec.inputSize} x ${spec.inputSize}, ${spec.numClasses} logits."""\n    return nn.Sequential(\n${lines.join('\n')}\n    )\n`
-}
 
 function modelPy(run: RunRecord, spec: ModelSpec): string {
   return `"""${spec.name.replace(/"/g, "'")} from Conv Studio run ${run.id}.

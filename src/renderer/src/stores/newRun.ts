@@ -279,9 +279,14 @@ export const useNewRunStore = defineStore('newRun', () => {
     Object.assign(draft, defaultDraft())
   }
 
+  /** The network being edited as PyTorch source (the nn.Sequential the PyTorch export also writes). */
+  async function pytorchCode(): Promise<string> {
+    return (await api.invoke('models.pytorchCode', { spec: JSON.parse(JSON.stringify(draft.spec)) as ModelSpec })).code
+  }
+
   return {
     draft, input, validation, errors, valid, summary, summaryError, summaryErrorLayer, summaryLoading,
-    applyPreset, prefill, addLayer, removeLayer, moveLayer, changeLayerType, refreshSummary, reset
+    applyPreset, prefill, addLayer, removeLayer, moveLayer, changeLayerType, refreshSummary, reset, pytorchCode
   }
 })
 
