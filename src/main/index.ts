@@ -196,6 +196,21 @@ async function importImages(choice: unknown): Promise<unknown> {
   return host('datasets.importImages', { name, size, channels, policy, testSplit, path: r.filePaths[0] })
 }
 
+/** A PyTorch checkpoint chosen in the dialog, imported onto the page's preset and evaluated on its dataset. */
+async function importModel(choice: unknown): Promise<RunRecord | null> {
+  if (!mainWindow) return null
+  const r = await dialog.showOpenDialog(mainWindow, {
+    title: 'Import PyTorch weights (a state_dict saved with torch.save, or .safetensors)',
+    properties: ['openFile'],
+    filters: [{ name: 'PyTorch weights', extensions: ['pth', 'pt', 'safetensors'] }]
+  })
+  if (r.canceled || r.filePaths.length === 0) return null
+  const c = choice && typeof choice === 'object' ? (choice as Record<string, unknown>) : {}
+  // Only the choices: the path is main's (set after the spread).
+  const { model, dataset, name } = c
+  return host<RunRecord>('models.import', { model, dataset, name, path: r.filePaths[0] })
+}
+
 /** The menu's import: the same dialog as the page's button; a failure is a dialog, not a stack. */
 async function importDatasetFromMenu(): Promise<void> {
   try {
@@ -348,6 +363,7 @@ async function start(): Promise<void> {
   handleShell(channels.importRun, () => importRun())
   handleShell(channels.importDataset, () => importDataset())
   handleShell(channels.importImages, (_e, choice) => importImages(choice))
+  handleShell(channels.importModel, (_e, choice) => importModel(choice))
   buildMenu()
   createWindow()
   app.on('activate', () => {

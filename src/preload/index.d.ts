@@ -21,6 +21,8 @@ declare global {
       /** Opens the folder dialog for pictures (ImageFolder layout) and imports them with the page's
           choices; null if cancelled. Rejects with the import's error. */
       importImages(choice: { name: string; size?: number; channels?: 1 | 3 | 'auto'; policy?: 'stretch' | 'fit' | 'crop'; testSplit?: number }): Promise<{ info: DatasetInfo; report: ImageImportReport | null } | null>
+      /** Opens the open dialog for a PyTorch checkpoint and imports it onto `model`, evaluated on `dataset`; null if cancelled. */
+      importModel(choice: { model: string; dataset: string; name?: string }): Promise<RunRecord | null>
     }
   }
 }

@@ -41,5 +41,6 @@ contextBridge.exposeInMainWorld('studioShell', {
   importRun: (): Promise<RunRecord | null> => shellCall<RunRecord | null>(channels.importRun),
   importDataset: (): Promise<DatasetInfo | null> => shellCall<DatasetInfo | null>(channels.importDataset),
   // The page's choices only (name, size, channels, policy, split); main picks the folder.
-  importImages: (choice: unknown): Promise<unknown> => shellCall<unknown>(channels.importImages, choice)
+  importImages: (choice: unknown): Promise<unknown> => shellCall<unknown>(channels.importImages, choice),
+  importModel: (choice: unknown): Promise<unknown> => shellCall<unknown>(channels.importModel, choice)
 })

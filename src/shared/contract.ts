@@ -249,6 +249,9 @@ export const filesHttp = {
   datasetImportPath: '/files/datasets/import',
   /** POST a .zip of pictures (a picked folder is zipped in the page); query: name, size, channels, policy, testSplit. Answers Reply<{ info, report }>. */
   datasetImagesPath: '/files/datasets/import-images',
+  /** POST a PyTorch checkpoint's bytes (.pth/.pt or .safetensors; the format is read from the content);
+      query: model, dataset, name. Answers Reply<RunRecord> (an 'imported' run). */
+  modelImportPath: '/files/models/import',
   /** The header a page sends its access token in (web mode keeps the token out of cookies). */
   tokenHeader: 'x-conv-studio-token',
   /** A browser worker's run: GET dataset, POST checkpoints/<epoch>/<kind> (with its run key, src/shared/browser-gpu.ts). */

@@ -13,7 +13,8 @@ export const channels = {
   exportRun: 'studio:export-run',
   importRun: 'studio:import-run',
   importDataset: 'studio:import-dataset',
-  importImages: 'studio:import-images'
+  importImages: 'studio:import-images',
+  importModel: 'studio:import-model'
 } as const
 
 export interface WireRequest<M extends MethodName = MethodName> {

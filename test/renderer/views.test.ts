@@ -141,6 +141,37 @@ describe('NewRunView', () => {
 })
 
 describe('RunsView', () => {
+  it('imports PyTorch weights through the desktop dialog onto the chosen preset and dataset, and links the new run', async () => {
+    api.handlers['runs.list'] = () => ({ rows: [], total: 0 })
+    api.handlers['models.presets'] = () => [lenetPreset]
+    api.handlers['datasets.list'] = () => [
+      { id: 'fashion-mnist', title: 'Fashion-MNIST', style: 'objects', classes: ['a', 'b'], source: 'bundled', status: 'ready', trainCount: 10, testCount: 5, imageSize: 28, note: null }
+    ]
+    const asked: unknown[] = []
+    window.studioShell = {
+      exportRun: async () => true,
+      importRun: async () => null,
+      importDataset: async () => null,
+      importImages: async () => null,
+      importModel: async (choice) => (asked.push(choice), runRecord(21, { name: 'torch lenet', tags: ['imported'] }))
+    }
+    try {
+      const w = mountView(RunsView)
+      await flushPromises()
+      await w.find('[data-testid="import-model-open"]').trigger('click')
+      await flushPromises()
+      expect(w.find('[data-testid="import-model-file"]').exists()).toBe(false)
+      await w.find('[data-testid="import-model"]').trigger('submit')
+      await flushPromises()
+      expect(asked).toEqual([{ model: 'lenet5', dataset: 'fashion-mnist' }])
+      expect(w.find('[data-testid="import-message"]').text()).toContain('run 21')
+      expect(w.find('[data-testid="import-model"]').exists()).toBe(false)
+      w.unmount()
+    } finally {
+      delete window.studioShell
+    }
+  })
+
   it('lists runs, renames inline, and deletes only after confirmation', async () => {
     let rows = [summaryRow(1, { name: 'first' }), summaryRow(2, { name: 'second', tags: ['baseline'] })]
     api.handlers['runs.list'] = () => ({ rows, total: rows.length })
@@ -444,7 +475,8 @@ describe('DatasetsView', () => {
       exportRun: async () => true,
       importRun: async () => null,
       importDataset: async () => (dialogs++ === 0 ? null : imported),
-      importImages: async () => null
+      importImages: async () => null,
+      importModel: async () => null
     }
     try {
       const w = mountView(DatasetsView)

@@ -3,6 +3,7 @@
 // exports into its own scratch folder and hands the page a one-time download address, and an upload
 // (a run archive, or the four IDX files of a dataset) lands in that folder before it is imported.
 // All of it goes through services.handle, so the contract's validation and typed errors apply.
+import { unknownDataset } from './window-calls'
 import { randomBytes } from 'node:crypto'
 import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs'
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -249,6 +250,49 @@ export function createHttpRunFiles(services: Services, opts: HttpRunFilesOptions
   }
 
   /** A zip of pictures (the page zips a picked folder): streamed to the scratch folder with a cap, then imported. */
+  /** PyTorch weights for models.import, as the host: the bytes land in a scratch file the page never learns. */
+  async function importModel(req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> {
+    const tooBig = new StudioError('too_large', `The weights file is larger than ${Math.round(maxUpload / 1024 ** 2)} MB, the most this server takes.`)
+    const declared = Number(req.headers['content-length'] ?? NaN)
+    if (Number.isFinite(declared) && declared > maxUpload) {
+      sendError(res, 413, tooBig)
+      req.resume()
+      return
+    }
+    // The services take a folder path as the dataset from a host; a page may only name a listed id.
+    const unknown = await unknownDataset(services, query.get('dataset') ?? '')
+    if (unknown) {
+      sendError(res, unknown.code === 'not_found' ? 404 : 400, unknown)
+      req.resume()
+      return
+    }
+    const dir = mkdtempSync(join(scratch, 'model-'))
+    const file = join(dir, 'weights')
+    try {
+      try {
+        await pipeline(Readable.fromWeb(cappedBody(req, maxUpload, tooBig) as NodeReadableStream<Uint8Array>), createWriteStream(file, { flags: 'wx' }))
+      } catch (err) {
+        if (err === tooBig) return sendError(res, 413, tooBig)
+        throw err
+      }
+      const name = query.get('name')
+      const reply = await services.handle('models.import', {
+        path: file,
+        model: query.get('model') ?? '',
+        dataset: query.get('dataset') ?? '',
+        ...(name ? { name } : {})
+      })
+      if (!reply.ok) reply.error.message = reply.error.message.replaceAll(file, 'The uploaded file').replaceAll(scratch, "the server's transfer folder")
+      sendJson(res, 200, reply)
+    } catch (err) {
+      if (res.destroyed) return
+      const e = err as NodeJS.ErrnoException
+      sendError(res, 507, new StudioError('storage_error', e.code === 'ENOSPC' ? 'The disk is full: the upload could not be stored.' : 'The upload could not be stored on the server.'))
+    } finally {
+      discard(dir)
+    }
+  }
+
   async function importImages(req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> {
     const tooBig = new StudioError('too_large', `The zip is larger than ${Math.round(maxImagesUpload / 1024 ** 3)} GB, the most this server takes.`)
     const declared = Number(req.headers['content-length'] ?? NaN)
@@ -300,6 +344,8 @@ export function createHttpRunFiles(services: Services, opts: HttpRunFilesOptions
       if (downloadMatch && (req.method === 'GET' || req.method === 'HEAD')) return download(req, res, downloadMatch[1])
       if (pathname === filesHttp.importPath && req.method === 'POST') return oneUpload(req, res, () => importRun(req, res))
       if (pathname === filesHttp.datasetImportPath && req.method === 'POST') return oneUpload(req, res, () => importDataset(req, res))
+      if (pathname === filesHttp.modelImportPath && req.method === 'POST')
+        return oneUpload(req, res, () => importModel(req, res, new URL(req.url ?? '/', 'http://x').searchParams))
       if (pathname === filesHttp.datasetImagesPath && req.method === 'POST')
         return oneUpload(req, res, () => importImages(req, res, new URL(req.url ?? '/', 'http://x').searchParams))
       sendError(res, 404, new StudioError('not_found', `No ${req.method} ${pathname} here.`))

@@ -2,7 +2,7 @@
 // services.handle: the contract's host-only rule, a dataset that must be a known id, and a cap on
 // the calls that spawn a child process. Hosts (CLI, Electron main's dialogs, the HTTP file routes)
 // call services.handle directly.
-import { StudioError, windowCallRefusal, type Reply } from '../../shared/contract'
+import { StudioError, windowCallRefusal, windowDatasetId, type Reply } from '../../shared/contract'
 import type { Services } from '../services'
 
 /** Backend probes and benchmarks each fork a process that loads tfjs; windows get this many at once. */
@@ -20,6 +20,18 @@ function refusal(error: StudioError): Reply<never> {
 /** One per services: the child-job cap is shared by every window of every transport. */
 const perServices = new WeakMap<Services, WindowCalls>()
 
+/**
+ * A window names a dataset by an id the services list, never by a path: a bare name could still be
+ * a folder relative to the server's working directory. Also used by the HTTP file routes.
+ */
+export async function unknownDataset(services: Services, dataset: string): Promise<StudioError | null> {
+  if (!windowDatasetId.test(dataset))
+    return new StudioError('invalid_argument', 'The dataset must be a dataset id from the Datasets page, not a folder path; import the folder there first.')
+  if (!(await services.datasets.list()).some((d) => d.id === dataset))
+    return new StudioError('not_found', `There is no dataset '${dataset}'; choose one on the Datasets page.`)
+  return null
+}
+
 export function windowCalls(services: Services): WindowCalls {
   let calls = perServices.get(services)
   if (!calls) perServices.set(services, (calls = createWindowCalls(services)))
@@ -34,9 +46,8 @@ function createWindowCalls(services: Services): WindowCalls {
       if (refused) return { ok: false, error: refused }
       if (method === 'training.start') {
         const dataset = (rawArgs as { config?: { dataset?: unknown } } | null)?.config?.dataset
-        // A bare name could still be a folder relative to the server's working directory: only ids it lists.
-        if (typeof dataset === 'string' && !(await services.datasets.list()).some((d) => d.id === dataset))
-          return refusal(new StudioError('not_found', `There is no dataset '${dataset}'; choose one on the Datasets page.`))
+        const unknown = typeof dataset === 'string' ? await unknownDataset(services, dataset) : null
+        if (unknown) return refusal(unknown)
       }
       if (typeof method === 'string' && CHILD_JOB_METHODS.has(method)) {
         if (childJobs >= MAX_CHILD_JOBS)

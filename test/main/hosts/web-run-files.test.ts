@@ -253,6 +253,31 @@ describe('the HTTP routes as the host (D3, D7, D12)', () => {
     expect((await post('/files/runs/import', new Uint8Array(0))).status).toBe(400)
   })
 
+  it('imports uploaded PyTorch weights onto a preset, evaluated on a listed dataset; a path or unknown id as the dataset is refused', async () => {
+    const ds = (await (await post('/files/datasets/import', idxForm('tiny-raw', { title: 'for weights' }))).json()) as Reply<DatasetInfo>
+    expect(ds.ok).toBe(true)
+    const weights = readFileSync(join(import.meta.dirname, '../../fixtures/interop/lenet5-modern.pth'))
+    const send = (q: string, body: Uint8Array = weights) => post(`/files/models/import?${q}`, new Blob([new Uint8Array(body)]), { 'Content-Type': 'application/octet-stream' })
+    const res = await send('model=lenet5-modern&dataset=imported-for-weights&name=from%20torch')
+    expect(res.status).toBe(200)
+    const reply = (await res.json()) as Reply<RunRecord>
+    expect(reply).toMatchObject({ ok: true, value: { name: 'from torch', status: 'completed', tags: ['imported'], dataset: 'imported-for-weights' } })
+    if (reply.ok) expect(reply.value.testAcc).not.toBeNull()
+    // A page must not name a folder on the server, nor a name the services do not list.
+    for (const [dataset, status] of [['/etc', 400], ['..%2F..%2Fetc', 400], ['src', 404]] as const) {
+      const r = await send(`model=lenet5-modern&dataset=${dataset}`)
+      expect(r.status, dataset).toBe(status)
+    }
+    // A pickle that calls os.system is refused without naming where the server kept the upload.
+    const hostile = (await (await send('model=lenet5-modern&dataset=imported-for-weights', readFileSync(join(import.meta.dirname, '../../fixtures/interop/os-system.pth')))).json()) as Reply<RunRecord>
+    expect(hostile).toMatchObject({ ok: false })
+    if (!hostile.ok) {
+      expect(hostile.error.message).toMatch(/posix\.system/)
+      expect(hostile.error.message).not.toContain(dir.path)
+    }
+    expect(transfers()).toEqual([])
+  }, 120_000)
+
   it('does not show the server scratch path when an export fails', async () => {
     const scratch = join(dir.path, 'own-transfers')
     const files = createHttpRunFiles(server.services, { scratchDir: scratch })

@@ -36,6 +36,21 @@ export interface DatasetFiles {
   importDataset(files?: File[], title?: string): Promise<DatasetInfo | null>
 }
 
+export interface ModelImportChoice {
+  /** The preset the weights belong to ('lenet5', ...). */
+  model: string
+  /** The dataset they are evaluated on (its test set). */
+  dataset: string
+  name?: string
+}
+
+export interface ModelFiles {
+  readonly pickedBy: PickedBy
+  /** Imports PyTorch weights (.pth/.pt/.safetensors): the file picked in the page, or (Electron) one
+      chosen in main's dialog. Resolves to the recorded 'imported' run; null when the dialog was cancelled. */
+  importModel(file: File | undefined, choice: ModelImportChoice): Promise<RunRecord | null>
+}
+
 async function readReply<T>(res: Response): Promise<T> {
   let reply: Reply<T>
   try {
@@ -79,6 +94,20 @@ export function createRunFiles(): RunFiles {
     async importRun(file) {
       if (!file) throw nothingPicked('a run archive (.zip)')
       return readReply<RunRecord>(await post(filesHttp.importPath, file, { 'Content-Type': 'application/zip' }))
+    }
+  }
+}
+
+export function createModelFiles(): ModelFiles {
+  const shell = window.studioShell
+  if (shell) return { pickedBy: 'dialog', importModel: (_file, choice) => shell.importModel(choice) }
+  return {
+    pickedBy: 'file-input',
+    async importModel(file, c) {
+      if (!file) throw nothingPicked('a PyTorch weights file (.pth, .pt or .safetensors)')
+      const q = new URLSearchParams({ model: c.model, dataset: c.dataset })
+      if (c.name) q.set('name', c.name)
+      return readReply<RunRecord>(await post(`${filesHttp.modelImportPath}?${q}`, file, { 'Content-Type': 'application/octet-stream' }))
     }
   }
 }

@@ -6,7 +6,7 @@ import { dropTokenFromAddress, pageToken, socketUrlFromLocation, WsStudioClient 
 
 export type { StudioClient, ConnectionState } from './types'
 export { errorMessage, toStudioError } from './errors'
-export { createDatasetFiles, createRunFiles, type DatasetFiles, type PickedBy, type RunFiles } from './files'
+export { createDatasetFiles, createModelFiles, createRunFiles, type DatasetFiles, type ModelFiles, type PickedBy, type RunFiles } from './files'
 
 export function createClient(): StudioClient {
   const bridge = window.studio
