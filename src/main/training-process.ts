@@ -12,6 +12,7 @@ import type { RunRecord } from '../shared/domain'
 import { DatasetStore } from './services/datasets'
 import { benchmarkBackends, probeBackends, selectBackend } from './backends'
 import { train } from '../core/training/trainer'
+import { epochInspectionOf, epochRecordOf, testResultOf } from '../core/training/report'
 import { handleEvaluate } from './interop/evaluate'
 
 interface ParentPort {
@@ -89,19 +90,8 @@ async function runTraining(msg: Extract<ToChild, { type: 'start' }>): Promise<vo
           if (kind === 'last') writeTrainState(dir, await e.saveState())
           checkpoints.push({ kind, stagedDir: dir })
         }
-        const epoch = {
-          epoch: e.epoch,
-          trainLoss: e.trainLoss,
-          trainAcc: e.trainAcc,
-          valLoss: e.valLoss,
-          valAcc: e.valAcc,
-          seconds: e.seconds,
-          examplesPerSec: e.examplesPerSec
-        }
-        const inspection = e.inspection
-          ? { histograms: e.inspection.histograms, filters: e.inspection.filters, trueProbabilities: toBase64(e.inspection.trueProbabilities) }
-          : undefined
-        send({ type: 'epoch', epoch, confusion: e.confusion, predictions: toBase64(e.predictions), isBest: e.isBest, checkpoints, ...(inspection ? { inspection } : {}) })
+        const inspection = epochInspectionOf(e, toBase64)
+        send({ type: 'epoch', epoch: epochRecordOf(e), confusion: e.confusion, predictions: toBase64(e.predictions), isBest: e.isBest, checkpoints, ...(inspection ? { inspection } : {}) })
       }
     },
     { signal: abort.signal, resume, initialWeights, inspection: true }
@@ -113,18 +103,7 @@ async function runTraining(msg: Extract<ToChild, { type: 'start' }>): Promise<vo
     bestEpoch: result.bestEpoch,
     bestValAcc: result.bestValAcc,
     examplesPerSec: result.examplesPerSec,
-    test: result.test
-      ? {
-          loss: result.test.loss,
-          acc: result.test.acc,
-          confusion: result.test.confusion,
-          precision: result.test.precision,
-          recall: result.test.recall,
-          predictions: toBase64(result.test.predictions),
-          labels: toBase64(data.test.labels.subarray(0, result.test.predictions.length)),
-          ...(result.test.trueProbabilities ? { trueProbabilities: toBase64(result.test.trueProbabilities) } : {})
-        }
-      : null
+    test: result.test ? testResultOf(result.test, data.test.labels, toBase64) : null
   })
 }
 

@@ -3,30 +3,10 @@
 // each other. Plain JSON-safe values (typed arrays travel as base64), so the same messages cross
 // Node's fork IPC and Electron's utilityProcess port.
 import { constants as osConstants, setPriority } from 'node:os'
-import type { BackendReport, BatchPoint, BenchmarkResult, EpochRecord, FilterSnapshot, InspectResult, LayerHistogram, PredictResult, RunRecord, TrainStartInfo } from '../shared/domain'
+import type { BackendReport, BatchPoint, BenchmarkResult, EpochRecord, InspectResult, PredictResult, RunRecord, TrainStartInfo } from '../shared/domain'
 import type { CheckpointKind, DatasetStyle, ModelSpec, TrainConfig } from '../shared/schemas'
 import type { ErrorCode } from '../shared/contract'
-
-export interface TestResultMessage {
-  loss: number
-  acc: number
-  confusion: number[][]
-  precision: (number | null)[]
-  recall: (number | null)[]
-  /** base64 of one byte per test example. */
-  predictions: string
-  labels: string
-  /** base64 float32, one per test example: its probability of its true class (issue 18). */
-  trueProbabilities?: string
-}
-
-/** What an epoch keeps for the inspection views (issue 18); absent from workers that do not record it. */
-export interface EpochInspectionMessage {
-  histograms: LayerHistogram[]
-  filters: FilterSnapshot | null
-  /** base64 float32, one per validation example, in `predictions` order. */
-  trueProbabilities: string
-}
+import type { EpochInspectionMessage, TestResultMessage } from '../shared/worker-messages'
 
 /** The run a prediction uses, as the host knows it: the worker reads the weights, never the database. */
 export interface PredictRun {

@@ -3,6 +3,7 @@
 // whose messages cross the page's socket), the page that starts the worker and relays
 // (src/renderer/src/api/browser-gpu.ts) and the worker itself (src/worker/). Types only, plus the
 // pure rules (what counts as a software adapter); no zod here, the worker bundle stays small.
+import type { TestResultMessage } from './worker-messages'
 import type { BatchPoint, EpochRecord, TrainStartInfo } from './domain'
 import type { CheckpointKind, TrainConfig } from './schemas'
 
@@ -70,23 +71,12 @@ export const workerKeyHeader = 'x-conv-studio-worker-key'
 // Worker → page → host ('browserGpu.post'). The same shapes as a Node child's FromChild messages,
 // except that checkpoints were uploaded already (the host knows where it put them) and 'lost'.
 
-export interface WorkerTestResult {
-  loss: number
-  acc: number
-  confusion: number[][]
-  precision: (number | null)[]
-  recall: (number | null)[]
-  /** base64 of one byte per test example. */
-  predictions: string
-  labels: string
-}
-
 export type FromWorker =
   | { type: 'started'; backend: string; device: string | null; versions: Record<string, string>; reason: string }
   | ({ type: 'info' } & TrainStartInfo)
   | ({ type: 'batch' } & BatchPoint)
   | { type: 'epoch'; epoch: EpochRecord; confusion: number[][]; /** base64 */ predictions: string; isBest: boolean; checkpoints: { kind: CheckpointKind }[] }
-  | { type: 'done'; status: 'completed' | 'cancelled'; epochsDone: number; bestEpoch: number | null; bestValAcc: number | null; examplesPerSec: number; test: WorkerTestResult | null }
+  | { type: 'done'; status: 'completed' | 'cancelled'; epochsDone: number; bestEpoch: number | null; bestValAcc: number | null; examplesPerSec: number; test: TestResultMessage | null }
   | { type: 'error'; message: string }
   /** The GPU device was lost (driver reset, out of memory, the browser reclaimed it). */
   | { type: 'lost'; message: string }

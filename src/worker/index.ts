@@ -5,6 +5,7 @@
 // checkpoints over HTTP and posts the same events a child sends; the page relays them to the host,
 // which records them (this worker writes nothing but its uploads). It also measures LeNet-5's
 // training throughput on this GPU and checks every layer type against the cpu backend (parity.ts).
+import { epochRecordOf, testResultOf } from '../core/training/report'
 import * as tf from '@tensorflow/tfjs'
 import '@tensorflow/tfjs-backend-webgpu'
 import { train } from '../core/training/trainer'
@@ -62,7 +63,8 @@ async function useWebGpu(onLost: (why: string) => void): Promise<void> {
   }) ?? null
 }
 
-function toBase64(bytes: Uint8Array): string {
+function toBase64(typed: Uint8Array | Float32Array): string {
+  const bytes = new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength)
   let s = ''
   for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000))
   return btoa(s)
@@ -132,8 +134,7 @@ async function runTraining(start: WorkerStart & { token: string }): Promise<void
         const artifacts = await e.saveWeights()
         const kinds: ('best' | 'last')[] = e.isBest ? ['best', 'last'] : ['last']
         for (const kind of kinds) await upload(start, e.epoch, kind, artifacts)
-        const epoch = { epoch: e.epoch, trainLoss: e.trainLoss, trainAcc: e.trainAcc, valLoss: e.valLoss, valAcc: e.valAcc, seconds: e.seconds, examplesPerSec: e.examplesPerSec }
-        send({ type: 'epoch', epoch, confusion: e.confusion, predictions: toBase64(e.predictions), isBest: e.isBest, checkpoints: kinds.map((kind) => ({ kind })) })
+        send({ type: 'epoch', epoch: epochRecordOf(e), confusion: e.confusion, predictions: toBase64(e.predictions), isBest: e.isBest, checkpoints: kinds.map((kind) => ({ kind })) })
       }
     },
     { signal: abort.signal }
@@ -145,17 +146,7 @@ async function runTraining(start: WorkerStart & { token: string }): Promise<void
     bestEpoch: result.bestEpoch,
     bestValAcc: result.bestValAcc,
     examplesPerSec: result.examplesPerSec,
-    test: result.test
-      ? {
-          loss: result.test.loss,
-          acc: result.test.acc,
-          confusion: result.test.confusion,
-          precision: result.test.precision,
-          recall: result.test.recall,
-          predictions: toBase64(result.test.predictions),
-          labels: toBase64(data.test.labels.subarray(0, result.test.predictions.length))
-        }
-      : null
+    test: result.test ? testResultOf(result.test, data.test.labels, toBase64) : null
   })
 }
 

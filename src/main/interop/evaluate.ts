@@ -12,7 +12,8 @@ import { writeCheckpoint } from '../storage/checkpoint'
 import { StudioError } from '../../shared/contract'
 import { selectBackend } from '../backends'
 import { DatasetStore } from '../services/datasets'
-import { toBase64, type FromChild, type TestResultMessage, type ToChild } from '../training-protocol'
+import { toBase64, type FromChild, type ToChild } from '../training-protocol'
+import type { TestResultMessage } from '../../shared/worker-messages'
 import { importProblem, importWeights } from './import'
 
 export interface EvaluateJob {
