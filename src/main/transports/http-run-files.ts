@@ -250,39 +250,32 @@ export function createHttpRunFiles(services: Services, opts: HttpRunFilesOptions
   }
 
   /** A zip of pictures (the page zips a picked folder): streamed to the scratch folder with a cap, then imported. */
-  /** PyTorch weights for models.import, as the host: the bytes land in a scratch file the page never learns. */
-  async function importModel(req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> {
-    const tooBig = new StudioError('too_large', `The weights file is larger than ${Math.round(maxUpload / 1024 ** 2)} MB, the most this server takes.`)
+  /**
+   * A page's file, streamed into a scratch folder under `cap`, handed to one host-only method by
+   * its path, the folder removed after. Errors name the upload, never where the server put it.
+   */
+  async function uploadThenCall(
+    req: IncomingMessage,
+    res: ServerResponse,
+    o: { cap: number; tooBig: StudioError; fileName: string; shownAs: string; call: (path: string) => Promise<Reply<unknown>> }
+  ): Promise<void> {
     const declared = Number(req.headers['content-length'] ?? NaN)
-    if (Number.isFinite(declared) && declared > maxUpload) {
-      sendError(res, 413, tooBig)
+    if (Number.isFinite(declared) && declared > o.cap) {
+      sendError(res, 413, o.tooBig)
       req.resume()
       return
     }
-    // The services take a folder path as the dataset from a host; a page may only name a listed id.
-    const unknown = await unknownDataset(services, query.get('dataset') ?? '')
-    if (unknown) {
-      sendError(res, unknown.code === 'not_found' ? 404 : 400, unknown)
-      req.resume()
-      return
-    }
-    const dir = mkdtempSync(join(scratch, 'model-'))
-    const file = join(dir, 'weights')
+    const dir = mkdtempSync(join(scratch, 'upload-'))
+    const file = join(dir, o.fileName)
     try {
       try {
-        await pipeline(Readable.fromWeb(cappedBody(req, maxUpload, tooBig) as NodeReadableStream<Uint8Array>), createWriteStream(file, { flags: 'wx' }))
+        await pipeline(Readable.fromWeb(cappedBody(req, o.cap, o.tooBig) as NodeReadableStream<Uint8Array>), createWriteStream(file, { flags: 'wx' }))
       } catch (err) {
-        if (err === tooBig) return sendError(res, 413, tooBig)
+        if (err === o.tooBig) return sendError(res, 413, o.tooBig)
         throw err
       }
-      const name = query.get('name')
-      const reply = await services.handle('models.import', {
-        path: file,
-        model: query.get('model') ?? '',
-        dataset: query.get('dataset') ?? '',
-        ...(name ? { name } : {})
-      })
-      if (!reply.ok) reply.error.message = reply.error.message.replaceAll(file, 'The uploaded file').replaceAll(scratch, "the server's transfer folder")
+      const reply = await o.call(file)
+      if (!reply.ok) reply.error.message = reply.error.message.replaceAll(file, o.shownAs).replaceAll(scratch, "the server's transfer folder")
       sendJson(res, 200, reply)
     } catch (err) {
       if (res.destroyed) return
@@ -293,44 +286,45 @@ export function createHttpRunFiles(services: Services, opts: HttpRunFilesOptions
     }
   }
 
-  async function importImages(req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> {
-    const tooBig = new StudioError('too_large', `The zip is larger than ${Math.round(maxImagesUpload / 1024 ** 3)} GB, the most this server takes.`)
-    const declared = Number(req.headers['content-length'] ?? NaN)
-    if (Number.isFinite(declared) && declared > maxImagesUpload) {
-      sendError(res, 413, tooBig)
+  /** PyTorch weights for models.import, evaluated on a dataset the page names by its listed id. */
+  async function importModel(req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> {
+    // The services take a folder path as the dataset from a host; a page may only name a listed id.
+    const unknown = await unknownDataset(services, query.get('dataset') ?? '')
+    if (unknown) {
+      sendError(res, unknown.code === 'not_found' ? 404 : 400, unknown)
       req.resume()
       return
     }
-    const dir = mkdtempSync(join(scratch, 'images-'))
-    const zip = join(dir, 'upload.zip')
-    try {
-      try {
-        await pipeline(Readable.fromWeb(cappedBody(req, maxImagesUpload, tooBig) as NodeReadableStream<Uint8Array>), createWriteStream(zip, { flags: 'wx' }))
-      } catch (err) {
-        if (err === tooBig) return sendError(res, 413, tooBig)
-        throw err
-      }
-      const num = (k: string) => (query.get(k) === null || query.get(k) === '' ? undefined : Number(query.get(k)))
-      const channels = query.get('channels')
-      const reply = await services.handle('datasets.importImages', {
-        path: zip,
-        name: query.get('name') ?? '',
-        size: num('size'),
-        channels: channels === '1' || channels === '3' ? Number(channels) : 'auto',
-        policy: query.get('policy') ?? undefined,
-        testSplit: num('testSplit'),
-        from: 'an upload from a browser window'
-      })
+    const name = query.get('name')
+    await uploadThenCall(req, res, {
+      cap: maxUpload,
+      tooBig: new StudioError('too_large', `The weights file is larger than ${Math.round(maxUpload / 1024 ** 2)} MB, the most this server takes.`),
+      fileName: 'weights',
+      shownAs: 'The uploaded file',
+      call: (path) => services.handle('models.import', { path, model: query.get('model') ?? '', dataset: query.get('dataset') ?? '', ...(name ? { name } : {}) })
+    })
+  }
+
+  async function importImages(req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> {
+    const num = (k: string) => (query.get(k) === null || query.get(k) === '' ? undefined : Number(query.get(k)))
+    const channels = query.get('channels')
+    await uploadThenCall(req, res, {
+      cap: maxImagesUpload,
+      tooBig: new StudioError('too_large', `The zip is larger than ${Math.round(maxImagesUpload / 1024 ** 3)} GB, the most this server takes.`),
+      fileName: 'upload.zip',
       // Errors name the pictures by their place in the zip, not by where the server put it.
-      if (!reply.ok) reply.error.message = reply.error.message.replaceAll(zip, 'the uploaded zip').replaceAll(scratch, "the server's transfer folder")
-      sendJson(res, 200, reply)
-    } catch (err) {
-      if (res.destroyed) return
-      const e = err as NodeJS.ErrnoException
-      sendError(res, 507, new StudioError('storage_error', e.code === 'ENOSPC' ? 'The disk is full: the upload could not be stored.' : 'The upload could not be stored on the server.'))
-    } finally {
-      discard(dir)
-    }
+      shownAs: 'the uploaded zip',
+      call: (path) =>
+        services.handle('datasets.importImages', {
+          path,
+          name: query.get('name') ?? '',
+          size: num('size'),
+          channels: channels === '1' || channels === '3' ? Number(channels) : 'auto',
+          policy: query.get('policy') ?? undefined,
+          testSplit: num('testSplit'),
+          from: 'an upload from a browser window'
+        })
+    })
   }
 
   return {
