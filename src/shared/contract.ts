@@ -42,7 +42,9 @@ export const methods = {
         path: z.string().min(1).max(4096),
         model: z.string().min(1).max(80),
         dataset: z.string().min(1).max(200),
-        name: RunNameSchema.optional()
+        name: RunNameSchema.optional(),
+        /** What the run's notes say it was imported from, instead of the path (web mode's uploads). */
+        from: z.string().min(1).max(300).optional()
       })
       .strict()
   ),

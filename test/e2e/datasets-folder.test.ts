@@ -57,8 +57,9 @@ describe('importing a folder of pictures', () => {
     expect(report).toMatch(/red circle\/notes\.txt/)
     expect(report).toMatch(/not an image/)
     expect(report).toMatch(/The same picture twice in one class:.*red circle\/00000\.png/)
-    // The set is in the catalog for a new run.
+    // The set is in the catalog for a new run, and nothing on the page shows where the server kept the upload.
     expect(await page.locator('[data-testid="datasets-table"]').textContent()).toMatch(/my-shapes/)
+    expect(await page.locator('body').textContent()).not.toMatch(/web-transfers|upload\.zip/)
     await studio.shot('datasets-folder', '[data-testid="class-samples"]')
     expect(studio.pageErrors).toEqual([])
     expect(studio.a11yViolations).toEqual([])

@@ -179,7 +179,7 @@ describe('Conv Studio in Chromium (web mode)', () => {
     const off = cells.filter((c) => { const [t, p] = c.id.split('-'); return t !== p && c.n > 0 }).sort((a, b) => b.n - a.n)
     const pick = off[0] ?? cells.sort((a, b) => b.n - a.n)[0]
     await page.click(`[data-cell="${pick.id}"]`)
-    const figs = page.locator('[data-testid="cell-examples"] figure')
+    const figs = page.locator('[data-testid="cell-examples"] .cell-example')
     await figs.first().waitFor({ timeout: 60_000 })
     expect(await figs.count()).toBe(Math.min(pick.n, 48))
     // The same with the keyboard only: Tab from the chosen cell to the next one, Enter opens it.

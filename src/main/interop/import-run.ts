@@ -20,6 +20,8 @@ export interface ImportModelArgs {
   model: string
   dataset: string
   name?: string
+  /** Shown in the notes instead of the path (an upload's scratch copy means nothing to the person). */
+  from?: string
 }
 
 export interface ImportModelDeps {
@@ -117,7 +119,7 @@ export async function importModel(d: ImportModelDeps, a: ImportModelArgs): Promi
       status: 'completed',
       test: { loss: t.loss, acc: t.acc, confusion: t.confusion, precision: t.precision, recall: t.recall, predictions: fromBase64(t.predictions), labels: fromBase64(t.labels) }
     })
-    d.runs.setNotes(run.id, `Imported from ${a.path} (${evaluated.format}; ${evaluated.style}); evaluated on the test set of ${a.dataset}, not trained here.`)
+    d.runs.setNotes(run.id, `Imported from ${a.from ?? a.path} (${evaluated.format}; ${evaluated.style}); evaluated on the test set of ${a.dataset}, not trained here.`)
     return d.runs.setTags(run.id, ['imported'])
   } finally {
     removeQuietly(staging)

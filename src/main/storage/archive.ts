@@ -232,7 +232,7 @@ const ManifestSchema = z.object({
 // Text an archive brings is shown in terminals and tables: control characters (ESC, BEL, C0, C1)
 // could clear a screen or retitle a window, so they are dropped; notes keep newlines and tabs.
 // eslint-disable-next-line no-control-regex
-const oneLine = (s: string) => s.replace(/[\u0000-\u001f\u007f-\u009f]/g, '')
+export const oneLine = (s: string): string => s.replace(/[\u0000-\u001f\u007f-\u009f]/g, '')
 // eslint-disable-next-line no-control-regex
 const multiLine = (s: string) => s.replace(/\r\n?/g, '\n').replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '')
 const line = <T extends z.ZodType<string, string>>(schema: T) => z.string().transform(oneLine).pipe(schema)

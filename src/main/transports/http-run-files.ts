@@ -3,6 +3,7 @@
 // exports into its own scratch folder and hands the page a one-time download address, and an upload
 // (a run archive, or the four IDX files of a dataset) lands in that folder before it is imported.
 // All of it goes through services.handle, so the contract's validation and typed errors apply.
+import { oneLine } from '../storage/archive'
 import { unknownDataset } from './window-calls'
 import { randomBytes } from 'node:crypto'
 import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs'
@@ -296,12 +297,14 @@ export function createHttpRunFiles(services: Services, opts: HttpRunFilesOptions
       return
     }
     const name = query.get('name')
+    const fileName = oneLine(query.get('fileName') ?? '').slice(0, 200)
+    const from = fileName ? `${fileName}, uploaded from a browser window` : 'an upload from a browser window'
     await uploadThenCall(req, res, {
       cap: maxUpload,
       tooBig: new StudioError('too_large', `The weights file is larger than ${Math.round(maxUpload / 1024 ** 2)} MB, the most this server takes.`),
       fileName: 'weights',
       shownAs: 'The uploaded file',
-      call: (path) => services.handle('models.import', { path, model: query.get('model') ?? '', dataset: query.get('dataset') ?? '', ...(name ? { name } : {}) })
+      call: (path) => services.handle('models.import', { path, from, model: query.get('model') ?? '', dataset: query.get('dataset') ?? '', ...(name ? { name } : {}) })
     })
   }
 

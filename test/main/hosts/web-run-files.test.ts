@@ -258,11 +258,16 @@ describe('the HTTP routes as the host (D3, D7, D12)', () => {
     expect(ds.ok).toBe(true)
     const weights = readFileSync(join(import.meta.dirname, '../../fixtures/interop/lenet5-modern.pth'))
     const send = (q: string, body: Uint8Array = weights) => post(`/files/models/import?${q}`, new Blob([new Uint8Array(body)]), { 'Content-Type': 'application/octet-stream' })
-    const res = await send('model=lenet5-modern&dataset=imported-for-weights&name=from%20torch')
+    const res = await send('model=lenet5-modern&dataset=imported-for-weights&name=from%20torch&fileName=le_net5_best_model.pth')
     expect(res.status).toBe(200)
     const reply = (await res.json()) as Reply<RunRecord>
     expect(reply).toMatchObject({ ok: true, value: { name: 'from torch', status: 'completed', tags: ['imported'], dataset: 'imported-for-weights' } })
-    if (reply.ok) expect(reply.value.testAcc).not.toBeNull()
+    if (reply.ok) {
+      expect(reply.value.testAcc).not.toBeNull()
+      // The notes name the person's file, not where the server kept its copy.
+      expect(reply.value.notes).toMatch(/^Imported from le_net5_best_model\.pth, uploaded from a browser window/)
+      expect(reply.value.notes).not.toContain(dir.path)
+    }
     // A page must not name a folder on the server, nor a name the services do not list.
     for (const [dataset, status] of [['/etc', 400], ['..%2F..%2Fetc', 400], ['src', 404]] as const) {
       const r = await send(`model=lenet5-modern&dataset=${dataset}`)

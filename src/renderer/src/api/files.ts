@@ -105,7 +105,8 @@ export function createModelFiles(): ModelFiles {
     pickedBy: 'file-input',
     async importModel(file, c) {
       if (!file) throw nothingPicked('a PyTorch weights file (.pth, .pt or .safetensors)')
-      const q = new URLSearchParams({ model: c.model, dataset: c.dataset })
+      // The file's own name, for the run's notes (the server's copy is a scratch file).
+      const q = new URLSearchParams({ model: c.model, dataset: c.dataset, fileName: file.name })
       if (c.name) q.set('name', c.name)
       return readReply<RunRecord>(await post(`${filesHttp.modelImportPath}?${q}`, file, { 'Content-Type': 'application/octet-stream' }))
     }
