@@ -199,6 +199,38 @@ const avgPoolGradKernel: tf.KernelFunc = (args) => {
   })
 }
 
+// wasm's MaxPoolGrad gives wrong gradients (tfjs-backend-wasm 4.22; max error 2.3 on unit-normal
+// inputs against the cpu backend, which made Grad-CAM, saliency and training through max-pooling
+// wrong there). The gradient goes to each window's first maximum, as the cpu backend routes it:
+// tiled windows (pool = stride, LeNet's 2/2) through a one-hot of the argmax, overlapping valid
+// windows (AlexNet's 3/2) through maxPoolWithArgmax + scatter (duplicates add, as they must).
+const maxPoolGradKernel: tf.KernelFunc = (args) => {
+  const attrs = args.attrs as { filterSize: number | [number, number]; strides: number | [number, number]; pad: unknown; dimRoundingMode?: unknown }
+  const [fh, fw] = pair(attrs.filterSize)
+  const [sh, sw] = pair(attrs.strides)
+  const dy = args.inputs.dy
+  const input = args.inputs.input
+  const original = originalKernels.get(tf.MaxPoolGrad)
+  if (!(dy instanceof tf.Tensor) || !(input instanceof tf.Tensor) || dy.rank !== 4 || attrs.pad !== 'valid' || attrs.dimRoundingMode != null || fh !== sh || fw !== sw) {
+    if (!original) throw new WasmKernelError("MaxPoolGrad: the wasm backend's own kernel was not found")
+    return original(args)
+  }
+  const x = input as tf.Tensor4D
+  const [n, oh, ow, c] = (dy as tf.Tensor4D).shape
+  const [, h, w] = x.shape
+  return tf.tidy(() => {
+    {
+      const windows = tf.slice(x, [0, 0, 0, 0], [n, oh * fh, ow * fw, c])
+      // [n, oh, ow, c, fh*fw]: each window's values in row-major order, as the cpu backend scans them.
+      const flat = tf.reshape(tf.transpose(tf.reshape(windows, [n, oh, fh, ow, fw, c]), [0, 1, 3, 5, 2, 4]), [n, oh, ow, c, fh * fw])
+      const first = tf.oneHot(tf.argMax(flat, 4), fh * fw)
+      const spread = tf.mul(first, tf.reshape(dy, [n, oh, ow, c, 1]))
+      const dx = tf.reshape(tf.transpose(tf.reshape(spread, [n, oh, ow, c, fh, fw]), [0, 1, 4, 2, 5, 3]), [n, oh * fh, ow * fw, c]) as tf.Tensor4D
+      return padOrCrop(dx, 0, h - oh * fh, 0, w - ow * fw)
+    }
+  })
+}
+
 const matMulKernels = new Map<string, tf.KernelFunc>([
   [tf.BatchMatMul, untransposedMatMul(tf.BatchMatMul)],
   [tf._FusedMatMul, untransposedMatMul(tf._FusedMatMul)]
@@ -222,7 +254,7 @@ export function registerWasmKernels(): string[] {
   }
   register(tf.Conv2DBackpropFilter, backpropFilterKernel)
   register(tf.Conv2DBackpropInput, backpropInputKernel)
-  for (const [kernelName, kernelFunc] of [...matMulKernels, [tf.AvgPoolGrad, avgPoolGradKernel] as const]) {
+  for (const [kernelName, kernelFunc] of [...matMulKernels, [tf.AvgPoolGrad, avgPoolGradKernel] as const, [tf.MaxPoolGrad, maxPoolGradKernel] as const]) {
     const existing = tf.getKernel(kernelName, BACKEND)
     if (!existing) continue // a wasm build without it; nothing to speed up
     if (existing.kernelFunc !== kernelFunc) originalKernels.set(kernelName, existing.kernelFunc)
