@@ -109,14 +109,15 @@ describe('wasm convolution gradients', () => {
 
   // wasm 4.22's own MaxPoolGrad is wrong (2.3 max error here): Grad-CAM, saliency and training
   // through max-pooling went wrong on wasm. Tiled windows (LeNet's 2/2) now route like cpu.
-  for (const shape of [[2, 28, 28, 6], [2, 13, 13, 3], [1, 10, 10, 16]] as const) {
+  const poolShapes: [number, number, number, number][] = [[2, 28, 28, 6], [2, 13, 13, 3], [1, 10, 10, 16]]
+  for (const shape of poolShapes) {
     it(`max-pool 2/2 input gradient on [${shape.join(', ')}] equals the cpu backend's, ties after a ReLU included`, async () => {
       const grad = () =>
         tf.tidy(() => {
-          const x = tf.tensor4d(seeded(shape.reduce((a, b) => a * b), 5), [...shape])
+          const x = tf.tensor4d(seeded(shape.reduce((a, b) => a * b), 5), shape)
           const dy = tf.tensor4d(seeded((shape[0] * Math.floor(shape[1] / 2) * Math.floor(shape[2] / 2) * shape[3]), 6), [shape[0], Math.floor(shape[1] / 2), Math.floor(shape[2] / 2), shape[3]])
-          const plain = tf.grad((t: tf.Tensor4D) => tf.maxPool(t, 2, 2, 'valid').mul(dy).sum())(x).dataSync() as Float32Array
-          const afterRelu = tf.grad((t: tf.Tensor4D) => tf.maxPool(tf.relu(t) as tf.Tensor4D, 2, 2, 'valid').mul(dy).sum())(x).dataSync() as Float32Array
+          const plain = tf.grad((t: tf.Tensor) => tf.maxPool(t as tf.Tensor4D, 2, 2, 'valid').mul(dy).sum())(x).dataSync() as Float32Array
+          const afterRelu = tf.grad((t: tf.Tensor) => tf.maxPool(tf.relu(t) as tf.Tensor4D, 2, 2, 'valid').mul(dy).sum())(x).dataSync() as Float32Array
           return { plain, afterRelu }
         })
       await tf.setBackend('cpu')
