@@ -24,7 +24,7 @@ import { modelToArtifacts, resizeTo } from '../models/io'
 import { validateSpec } from '../models/spec'
 import { classMetrics, confusionMatrix } from '../metrics/classification'
 import { learningRateAt } from './schedule'
-import { makeTrainStep, type StepKind } from './step'
+import { makeTrainStep, type StepKind, type TrainStep } from './step'
 import { firstConvFilters, weightAndGradientHistograms } from '../inspect/histograms'
 import { loadWeightsInto, readDropoutCalls, readOptimizerState, restoreDropoutCalls, restoreOptimizerState, weightsFromArtifacts, type TrainState } from './resume-state'
 
@@ -252,6 +252,7 @@ export async function train(
   let optimizer: tf.Optimizer | null = null
   let best: tf.Tensor[] | null = null
   let probe: { x: tf.Tensor4D; y: tf.Tensor1D } | null = null
+  let step: TrainStep | null = null
   try {
     full = upload(data.train, config.trainLimit, config.normalize)
     if (config.validation.source === 'split') {
@@ -301,8 +302,9 @@ export async function train(
       tf.keep(probe.y)
     }
     // Weight decay covers kernels and biases alike, as PyTorch's weight_decay does.
-    const step = makeTrainStep(model, optimizer, { numClasses: classes, weightDecay: config.weightDecay, kind: options.step })
-    options.onStepKind?.(step.kind, step.fallbackReason)
+    const theStep = makeTrainStep(model, optimizer, { numClasses: classes, weightDecay: config.weightDecay, kind: options.step })
+    step = theStep
+    options.onStepKind?.(theStep.kind, theStep.fallbackReason)
 
     await callbacks.onStart?.({
       paramCount,
@@ -366,7 +368,7 @@ export async function train(
           const idx = tf.slice(orderT, [start], [size])
           const x = resizeTo(augmentBatch(tf.gather(ts.x, idx) as tf.Tensor4D, config.augment, config.normalize, augmentRng), spec.inputSize)
           const yIdx = tf.gather(ts.y, idx) as tf.Tensor1D
-          const { loss, correct } = step.run(x, yIdx)
+          const { loss, correct } = theStep.run(x, yIdx)
           const both = tf.stack([tf.mul(loss, size), correct]) as tf.Tensor1D
           return [tf.add(pointSums, both) as tf.Tensor1D, tf.add(epochSums, both) as tf.Tensor1D] as const
         })
@@ -489,6 +491,7 @@ export async function train(
     tf.dispose(owned)
     if (best) tf.dispose(best)
     if (probe) tf.dispose([probe.x, probe.y])
+    step?.dispose()
     const sameVal = valSet === testSet
     disposeSet(full)
     disposeSet(trainSet)

@@ -1,0 +1,228 @@
+// The operations the explicit training step (step.ts) is written in, in two implementations:
+//
+//  * portableOps(): tfjs kernels through the engine, for every backend (wasm, cpu, webgpu, and the
+//    native one when asked);
+//  * nativeOps(): the same arithmetic as TensorFlow ops called straight through tfjs-node's binding.
+//    On the native backend a LeNet-5 step is ~75 small ops, and each one through tfjs' engine and
+//    kernel wrappers costs ~15-25 µs of JavaScript (conv geometry recomputed, attribute arrays and
+//    shape tensors rebuilt, scopes opened): ~2 ms of a ~10 ms step, on a 2-core machine serial with
+//    the kernels. Here the attributes are built once per layer and the shape/axis tensors once per
+//    shape, so a call costs the binding's ~4 µs. It also reaches TensorFlow ops tfjs does not use:
+//    BiasAdd, SigmoidGrad/ReluGrad/TanhGrad, 2-D MatMul (tfjs-node runs every matMul as
+//    BatchMatMulV2) and the fused softmax cross-entropy. See ../../../../shared/reviews/lenet-profile.md.
+//
+// Both give the same values up to float rounding (step tests compare them).
+import * as tf from '@tensorflow/tfjs'
+
+/** Convolution geometry in the step's terms (NHWC, no dilation). */
+export interface ConvGeom {
+  strides: [number, number]
+  pad: 'same' | 'valid'
+}
+
+/** Pooling geometry (NHWC). */
+export interface PoolGeom {
+  filterSize: [number, number]
+  strides: [number, number]
+  pad: 'same' | 'valid'
+}
+
+/** A layer's prepared operations: geometry bound once, so a call only passes tensors. */
+export interface ConvOps {
+  forward(x: tf.Tensor, kernel: tf.Tensor): tf.Tensor
+  filterGrad(x: tf.Tensor, dy: tf.Tensor, filterShape: number[]): tf.Tensor
+  inputGrad(dy: tf.Tensor, kernel: tf.Tensor, inputShape: number[]): tf.Tensor
+}
+
+export interface PoolOps {
+  forward(x: tf.Tensor): tf.Tensor
+  /** `y` is the forward output (max pooling needs it). */
+  grad(dy: tf.Tensor, x: tf.Tensor, y: tf.Tensor): tf.Tensor
+}
+
+export interface StepOps {
+  readonly native: boolean
+  conv(g: ConvGeom): ConvOps
+  pool(g: PoolGeom, max: boolean): PoolOps
+  /** x + b, b broadcast over the last axis. */
+  addBias(x: tf.Tensor, b: tf.Tensor): tf.Tensor
+  /** Sum over every axis but the last (the bias gradient of a map or of a batch of rows). */
+  biasGrad(dy: tf.Tensor): tf.Tensor
+  activation(kind: 'sigmoid' | 'relu' | 'tanh'): { forward(x: tf.Tensor): tf.Tensor; /** from the forward output */ grad(dy: tf.Tensor, y: tf.Tensor): tf.Tensor }
+  matMul(a: tf.Tensor, b: tf.Tensor, transposeA: boolean, transposeB: boolean): tf.Tensor
+  reshape(x: tf.Tensor, shape: number[]): tf.Tensor
+  /** Zero padding of H and W. */
+  pad(x: tf.Tensor, paddings: [[number, number], [number, number]]): tf.Tensor
+  slice(x: tf.Tensor, begin: number[], size: number[]): tf.Tensor
+  mul(a: tf.Tensor, b: tf.Tensor): tf.Tensor
+  add(a: tf.Tensor, b: tf.Tensor): tf.Tensor
+  scale(x: tf.Tensor, s: number): tf.Tensor
+  /** Float32 one-hot rows. */
+  oneHot(labels: tf.Tensor, depth: number): tf.Tensor
+  /** Mean softmax cross-entropy over the batch and its gradient w.r.t. the logits. */
+  softmaxCrossEntropy(logits: tf.Tensor, onehot: tf.Tensor): { loss: tf.Scalar; dlogits: tf.Tensor }
+  /** Number of rows whose arg-max equals the label, as a float32 scalar. */
+  countCorrect(logits: tf.Tensor, labels: tf.Tensor): tf.Scalar
+  /** Tensors the ops keep between steps (shape and axis constants). */
+  dispose(): void
+}
+
+const runKernel = (name: string, inputs: tf.NamedTensorMap, attrs: object): tf.Tensor =>
+  tf.engine().runKernel(name, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor
+
+/** Sum over N first, then over H*W: a 3-axis Sum is ~4x slower on the native backend, and no slower elsewhere. */
+function biasGradOf(dy: tf.Tensor, reshape: (x: tf.Tensor, s: number[]) => tf.Tensor, sum0: (x: tf.Tensor) => tf.Tensor): tf.Tensor {
+  if (dy.rank === 2) return sum0(dy)
+  const c = dy.shape[dy.rank - 1]
+  const perExample = dy.size / dy.shape[0]
+  return sum0(reshape(sum0(reshape(dy, [dy.shape[0], perExample])), [perExample / c, c]))
+}
+
+export function portableOps(): StepOps {
+  return {
+    native: false,
+    conv: ({ strides, pad }) => {
+      const attrs = { strides, pad, dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode: undefined }
+      return {
+        forward: (x, filter) => runKernel('Conv2D', { x, filter }, attrs),
+        filterGrad: (x, dy, filterShape) => runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape }),
+        inputGrad: (dy, filter, inputShape) => runKernel('Conv2DBackpropInput', { dy, filter }, { ...attrs, inputShape })
+      }
+    },
+    pool: (g, max) => {
+      const attrs = { ...g, dimRoundingMode: undefined }
+      return {
+        forward: (x) => runKernel(max ? 'MaxPool' : 'AvgPool', { x }, attrs),
+        grad: (dy, x, y) => (max ? runKernel('MaxPoolGrad', { dy, input: x, output: y }, attrs) : runKernel('AvgPoolGrad', { dy, input: x }, attrs))
+      }
+    },
+    addBias: (x, b) => tf.add(x, b),
+    biasGrad: (dy) => biasGradOf(dy, (x, s) => tf.reshape(x, s), (x) => tf.sum(x, 0)),
+    activation: (kind) => {
+      if (kind === 'sigmoid') return { forward: (x) => tf.sigmoid(x), grad: (dy, y) => tf.mul(dy, tf.mul(y, tf.sub(1, y))) }
+      if (kind === 'relu') return { forward: (x) => tf.relu(x), grad: (dy, y) => tf.mul(dy, tf.step(y)) }
+      return { forward: (x) => tf.tanh(x), grad: (dy, y) => tf.mul(tf.sub(1, tf.square(y)), dy) }
+    },
+    matMul: (a, b, ta, tb) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D, ta, tb),
+    reshape: (x, shape) => tf.reshape(x, shape),
+    pad: (x, [[t, b], [l, r]]) => tf.pad(x, [[0, 0], [t, b], [l, r], [0, 0]]),
+    slice: (x, begin, size) => tf.slice(x, begin, size),
+    mul: (a, b) => tf.mul(a, b),
+    add: (a, b) => tf.add(a, b),
+    scale: (x, s) => tf.mul(x, s),
+    oneHot: (labels, depth) => tf.cast(tf.oneHot(labels as tf.Tensor1D, depth), 'float32'),
+    softmaxCrossEntropy: (logits, onehot) => {
+      const n = logits.shape[0]
+      const logp = tf.logSoftmax(logits)
+      const loss = tf.neg(tf.mean(tf.sum(tf.mul(onehot, logp), 1))) as tf.Scalar
+      return { loss, dlogits: tf.div(tf.sub(tf.exp(logp), onehot), n) }
+    },
+    countCorrect: (logits, labels) => tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32')) as tf.Scalar,
+    dispose: () => undefined
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+interface NodeBackend {
+  binding: Record<string, number>
+  executeSingleOutput(name: string, attrs: unknown[], inputs: tf.Tensor[]): tf.Tensor
+  executeMultipleOutputs(name: string, attrs: unknown[], inputs: tf.Tensor[], count: number): tf.Tensor[]
+}
+
+/** The native backend's binding, or null when the active backend is not tfjs-node's. */
+export function nodeBackend(): NodeBackend | null {
+  if (tf.getBackend() !== 'tensorflow') return null
+  const be = tf.backend() as unknown as Partial<NodeBackend>
+  if (typeof be.executeSingleOutput !== 'function' || typeof be.executeMultipleOutputs !== 'function' || !be.binding) return null
+  return be as NodeBackend
+}
+
+export function nativeOps(node: NodeBackend): StepOps {
+  const b = node.binding
+  const type = (name: string, value: number) => ({ name, type: b.TF_ATTR_TYPE, value })
+  const bool = (name: string, value: boolean) => ({ name, type: b.TF_ATTR_BOOL, value })
+  const ints = (name: string, value: number[]) => ({ name, type: b.TF_ATTR_INT, value })
+  const str = (name: string, value: string) => ({ name, type: b.TF_ATTR_STRING, value })
+  const T = type('T', b.TF_FLOAT)
+  const nhwc = str('data_format', 'NHWC')
+  const one = (name: string, attrs: unknown[], inputs: tf.Tensor[]) => node.executeSingleOutput(name, attrs, inputs)
+
+  // int32 constants (shapes, axes, paddings), made once per value and kept until dispose().
+  const constants = new Map<string, tf.Tensor>()
+  const int32 = (values: number[], shape?: number[]): tf.Tensor => {
+    const key = `${values.join(',')}|${shape?.join(',') ?? ''}`
+    let t = constants.get(key)
+    if (!t) {
+      t = tf.keep(shape ? tf.tensor(values, shape, 'int32') : tf.tensor1d(values, 'int32'))
+      constants.set(key, t)
+    }
+    return t
+  }
+  const floats = new Map<number, tf.Tensor>()
+  const scalar = (v: number): tf.Tensor => {
+    let t = floats.get(v)
+    if (!t) {
+      t = tf.keep(tf.scalar(v))
+      floats.set(v, t)
+    }
+    return t
+  }
+  const sumAttrs = [bool('keep_dims', false), T, type('Tidx', b.TF_INT32)]
+  const sum0 = (x: tf.Tensor) => one('Sum', sumAttrs, [x, int32([0])])
+  const reshape = (x: tf.Tensor, shape: number[]) => one('Reshape', [T, type('Tshape', b.TF_INT32)], [x, int32(shape)])
+  const padding = (pad: 'same' | 'valid') => str('padding', pad === 'same' ? 'SAME' : 'VALID')
+
+  return {
+    native: true,
+    conv: ({ strides, pad }) => {
+      const attrs = [T, ints('strides', [1, strides[0], strides[1], 1]), padding(pad), nhwc, bool('use_cudnn_on_gpu', true), ints('dilations', [1, 1, 1, 1])]
+      return {
+        forward: (x, kernel) => one('Conv2D', attrs, [x, kernel]),
+        filterGrad: (x, dy, filterShape) => one('Conv2DBackpropFilter', attrs, [x, int32(filterShape), dy]),
+        inputGrad: (dy, kernel, inputShape) => one('Conv2DBackpropInput', attrs, [int32(inputShape), kernel, dy])
+      }
+    },
+    pool: ({ filterSize, strides, pad }, max) => {
+      const attrs = [T, ints('ksize', [1, filterSize[0], filterSize[1], 1]), ints('strides', [1, strides[0], strides[1], 1]), padding(pad), nhwc]
+      return {
+        forward: (x) => one(max ? 'MaxPool' : 'AvgPool', attrs, [x]),
+        grad: (dy, x, y) => (max ? one('MaxPoolGrad', attrs, [x, y, dy]) : one('AvgPoolGrad', attrs, [int32(x.shape), dy]))
+      }
+    },
+    addBias: (x, bias) => one('BiasAdd', [T, nhwc], [x, bias]),
+    biasGrad: (dy) => biasGradOf(dy, reshape, sum0),
+    activation: (kind) => {
+      const [fwd, grad] = kind === 'sigmoid' ? ['Sigmoid', 'SigmoidGrad'] : kind === 'relu' ? ['Relu', 'ReluGrad'] : ['Tanh', 'TanhGrad']
+      return {
+        forward: (x) => one(fwd, [T], [x]),
+        // ReluGrad takes the relu's input; its output is positive exactly where the input is.
+        grad: (dy, y) => (kind === 'relu' ? one(grad, [T], [dy, y]) : one(grad, [T], [y, dy]))
+      }
+    },
+    matMul: (x, w, ta, tb) => one('MatMul', [T, bool('transpose_a', ta), bool('transpose_b', tb)], [x, w]),
+    reshape,
+    pad: (x, [[t, bt], [l, r]]) => one('Pad', [T, type('Tpaddings', b.TF_INT32)], [x, int32([0, 0, t, bt, l, r, 0, 0], [4, 2])]),
+    slice: (x, begin, size) => one('Slice', [T, type('Index', b.TF_INT32)], [x, int32(begin), int32(size)]),
+    mul: (x, y) => one('Mul', [T], [x, y]),
+    add: (x, y) => one('AddV2', [T], [x, y]),
+    scale: (x, s) => one('Mul', [T], [x, scalar(s)]),
+    oneHot: (labels, depth) =>
+      one('OneHot', [T, type('TI', b.TF_INT32), { name: 'axis', type: b.TF_ATTR_INT, value: -1 }], [labels, int32([depth], []), scalar(1), scalar(0)]),
+    softmaxCrossEntropy: (logits, onehot) => {
+      const n = logits.shape[0]
+      const [perExample, backprop] = node.executeMultipleOutputs('SoftmaxCrossEntropyWithLogits', [T], [logits, onehot], 2)
+      return { loss: one('Mean', sumAttrs, [perExample, int32([0])]) as tf.Scalar, dlogits: one('Mul', [T], [backprop, scalar(1 / n)]) }
+    },
+    countCorrect: (logits, labels) => {
+      const predicted = one('ArgMax', [T, type('Tidx', b.TF_INT32), type('output_type', b.TF_INT32)], [logits, int32([1], [])])
+      const hits = one('Equal', [type('T', b.TF_INT32)], [predicted, labels])
+      return sum0(one('Cast', [type('SrcT', b.TF_BOOL), type('DstT', b.TF_FLOAT), bool('Truncate', false)], [hits])) as tf.Scalar
+    },
+    dispose: () => {
+      tf.dispose([...constants.values(), ...floats.values()])
+      constants.clear()
+      floats.clear()
+    }
+  }
+}
