@@ -61,12 +61,13 @@ export async function readOptimizerState(optimizer: tf.Optimizer): Promise<Optim
   // The first entry is tfjs' 'iter' scalar; it is disposed here because saveIterations made it fresh.
   const [iter, ...rest] = weights
   iter.tensor.dispose()
-  for (const w of rest) slots.push({ name: w.name, shape: [...w.tensor.shape], values: Float32Array.from(w.tensor.dataSync() as Float32Array) })
+  // Async reads: tfjs-backend-webgpu's dataSync reads zeros on SwiftShader (see trainer.ts).
+  for (const w of rest) slots.push({ name: w.name, shape: [...w.tensor.shape], values: Float32Array.from((await w.tensor.data()) as Float32Array) })
   return {
     kind: optimizer.getClassName(),
     iterations: o.iterations,
-    accBeta1: o.accBeta1 ? (o.accBeta1.dataSync() as Float32Array)[0] : null,
-    accBeta2: o.accBeta2 ? (o.accBeta2.dataSync() as Float32Array)[0] : null,
+    accBeta1: o.accBeta1 ? ((await o.accBeta1.data()) as Float32Array)[0] : null,
+    accBeta2: o.accBeta2 ? ((await o.accBeta2.data()) as Float32Array)[0] : null,
     slots
   }
 }
