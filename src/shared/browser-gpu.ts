@@ -3,7 +3,7 @@
 // whose messages cross the page's socket), the page that starts the worker and relays
 // (src/renderer/src/api/browser-gpu.ts) and the worker itself (src/worker/). Types only, plus the
 // pure rules (what counts as a software adapter); no zod here, the worker bundle stays small.
-import type { TestResultMessage } from './worker-messages'
+import type { EpochInspectionMessage, TestResultMessage } from './worker-messages'
 import type { BatchPoint, EpochRecord, TrainStartInfo } from './domain'
 import type { CheckpointKind, TrainConfig } from './schemas'
 
@@ -60,6 +60,8 @@ export interface WorkerStart {
   checkpointUrl: string
   /** Sent as workerKeyHeader with every request of this run: the routes take nothing else. */
   key: string
+  /** GET: what a resumed or fine-tuned run starts from (StartWeightsHeader); absent for a fresh run. */
+  fromUrl?: string
 }
 
 export type ToWorker = WorkerStart | { type: 'cancel'; runId: number } | { type: 'stop'; runId: number }
@@ -75,7 +77,16 @@ export type FromWorker =
   | { type: 'started'; backend: string; device: string | null; versions: Record<string, string>; reason: string }
   | ({ type: 'info' } & TrainStartInfo)
   | ({ type: 'batch' } & BatchPoint)
-  | { type: 'epoch'; epoch: EpochRecord; confusion: number[][]; /** base64 */ predictions: string; isBest: boolean; checkpoints: { kind: CheckpointKind }[] }
+  | {
+      type: 'epoch'
+      epoch: EpochRecord
+      confusion: number[][]
+      /** base64 */ predictions: string
+      isBest: boolean
+      /** Uploaded before this message; 'last' with its training state (POST <checkpointUrl>/<epoch>/state). */
+      checkpoints: { kind: CheckpointKind }[]
+      inspection?: EpochInspectionMessage
+    }
   | { type: 'done'; status: 'completed' | 'cancelled'; epochsDone: number; bestEpoch: number | null; bestValAcc: number | null; examplesPerSec: number; test: TestResultMessage | null }
   | { type: 'error'; message: string }
   /** The GPU device was lost (driver reset, out of memory, the browser reclaimed it). */
@@ -84,14 +95,45 @@ export type FromWorker =
 /** Page ↔ its worker: the worker also answers a measurement of LeNet-5 throughput. */
 export type PageToWorker =
   | Exclude<ToWorker, WorkerStart>
-  /** The page adds its access token: the worker's requests carry it like the page's own. */
-  | (WorkerStart & { token: string })
+  /** The page adds its access token: the worker's requests carry it like the page's own. Or, in the
+      desktop app's hidden window (no server to fetch from), `tunnel`: the worker's requests go to its
+      page as WorkerRequest messages and come back as WorkerResponse (PortToHost / PortToWindow). */
+  | (WorkerStart & ({ token: string } | { tunnel: true }))
+  | WorkerResponse
   | { type: 'measure'; seconds: number }
   /** parity.ts: every layer type against the cpu backend (tests). */
   | { type: 'parity' }
 export type WorkerToPage =
   | { type: 'run'; runId: number; message: FromWorker }
   | { type: 'measured'; examplesPerSec: number | null; error: string | null }
+  | WorkerRequest
+
+/** One of the worker's HTTP requests (the same routes, key and bodies) carried as a message instead. */
+export interface WorkerRequest {
+  type: 'request'
+  id: number
+  method: 'GET' | 'POST'
+  /** The route's path, as in WorkerStart's URLs. */
+  path: string
+  key: string
+  body: Uint8Array | null
+}
+/** Its answer: the route's status and body (a JSON Reply's bytes when the status is not 200). */
+export interface WorkerResponse {
+  type: 'response'
+  id: number
+  status: number
+  body: Uint8Array
+}
+
+// ---------------------------------------------------------------------------------------------
+// The desktop app (src/main/transports/electron-gpu-window.ts): a hidden window trains instead of a
+// tab, over a MessagePort instead of a socket. The port carries the web mode's messages unchanged:
+// ToWorker from the host (the 'browserGpu.toWorker' event's payload), the window's contract calls
+// browserGpu.register / browserGpu.post, and the worker's route requests and their answers.
+
+export type PortToWindow = { type: 'toWorker'; message: ToWorker } | WorkerResponse
+export type PortToHost = { type: 'call'; method: 'browserGpu.register' | 'browserGpu.post'; args: unknown } | WorkerRequest
 
 // ---------------------------------------------------------------------------------------------
 // Binary bodies (one JSON header, then raw bytes): a dataset is tens of MB and AlexNet's weights
@@ -128,6 +170,20 @@ export interface DatasetHeader {
   style: string
   train: { count: number; height: number; width: number }
   test: { count: number; height: number; width: number }
+}
+
+/**
+ * What a resumed (or fine-tuned) run starts from, GET fromUrl: this header, then the payload parts
+ * in this order: optimizer slots (float32, state's slot order), last weights, best weights, initial
+ * weights; each part's byte length in `lengths` (0 for an absent one).
+ */
+export interface StartWeightsHeader {
+  /** train-state.json's fields (the slots without their values), or null for a fine-tune. */
+  state: unknown
+  last: CheckpointHeader | null
+  best: CheckpointHeader | null
+  initial: CheckpointHeader | null
+  lengths: [number, number, number, number]
 }
 
 /** A checkpoint as the worker uploads it: tfjs's model.json fields, then the weights. */

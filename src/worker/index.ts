@@ -1,11 +1,15 @@
 // The Chromium worker: a dedicated Web Worker the page starts (by URL, never by import) when a run
-// trains in "this browser's GPU". It runs src/core exactly as a Node child does, on
-// tfjs-backend-webgpu, and speaks src/shared/browser-gpu.ts: the page hands it the host's 'start'
-// (and 'cancel'), it fetches the dataset's arrays from the host once, uploads each epoch's
-// checkpoints over HTTP and posts the same events a child sends; the page relays them to the host,
-// which records them (this worker writes nothing but its uploads). It also measures LeNet-5's
-// training throughput on this GPU and checks every layer type against the cpu backend (parity.ts).
-import { epochRecordOf, testResultOf } from '../core/training/report'
+// trains in "this browser's GPU" (a web-mode tab, or the desktop app's hidden GPU window:
+// gpu-window.ts). It runs src/core exactly as a Node child does, on tfjs-backend-webgpu, and speaks
+// src/shared/browser-gpu.ts: the page hands it the host's 'start' (and 'cancel'), it fetches the
+// dataset's arrays (and a resumed run's weights and optimizer state) from the host once, uploads
+// each epoch's checkpoints and training state and posts the same events a child sends, inspection
+// data included; the page relays them to the host, which records them (this worker writes nothing
+// but its uploads). Its requests go over HTTP in web mode and through its page ('tunnel') in the
+// desktop app, to the same routes. It also measures LeNet-5's training throughput on this GPU and
+// checks every layer type against the cpu backend (parity.ts).
+import { epochInspectionOf, epochRecordOf, testResultOf } from '../core/training/report'
+import type { TrainState } from '../core/training/resume-state'
 import * as tf from '@tensorflow/tfjs'
 import '@tensorflow/tfjs-backend-webgpu'
 import { train } from '../core/training/trainer'
@@ -15,40 +19,23 @@ import { filesHttp } from '../shared/contract'
 import type { DatasetStyle, TrainConfig } from '../shared/schemas'
 import {
   frame,
-  isSoftwareAdapter,
   adapterLabel,
   unframe,
   workerKeyHeader,
-  type BrowserAdapter,
   type CheckpointHeader,
   type DatasetHeader,
   type FromWorker,
   type PageToWorker,
+  type StartWeightsHeader,
+  type WorkerResponse,
   type WorkerStart,
   type WorkerToPage
 } from '../shared/browser-gpu'
+import { browserName, currentAdapter } from './gpu'
 import { layerParity } from './parity'
 
-interface GpuAdapterLike {
-  info?: { vendor?: string; architecture?: string; description?: string; isFallbackAdapter?: boolean }
-  isFallbackAdapter?: boolean
-}
-interface GpuLike {
-  requestAdapter(opts?: { powerPreference?: string }): Promise<GpuAdapterLike | null>
-}
-
-const scope = self as unknown as { postMessage(m: unknown): void; onmessage: ((e: MessageEvent) => void) | null }
-const post = (m: WorkerToPage | { type: 'parity'; result: unknown }) => scope.postMessage(m)
-
-/** The adapter tfjs-backend-webgpu takes (it asks for 'high-performance' too). */
-export async function currentAdapter(): Promise<BrowserAdapter | null> {
-  const gpu = (navigator as unknown as { gpu?: GpuLike }).gpu
-  const a = gpu ? await gpu.requestAdapter({ powerPreference: 'high-performance' }) : null
-  if (!a) return null
-  const info = a.info ?? {}
-  const adapter = { vendor: info.vendor ?? '', architecture: info.architecture ?? '', description: info.description ?? '' }
-  return { ...adapter, software: isSoftwareAdapter({ ...adapter, isFallbackAdapter: a.isFallbackAdapter ?? info.isFallbackAdapter }) }
-}
+const scope = self as unknown as { postMessage(m: unknown, transfer?: Transferable[]): void; onmessage: ((e: MessageEvent) => void) | null }
+const post = (m: WorkerToPage | { type: 'parity'; result: unknown }, transfer?: Transferable[]) => scope.postMessage(m, transfer)
 
 let lostWatch: Promise<void> | null = null
 let stopping = false
@@ -70,14 +57,43 @@ function toBase64(typed: Uint8Array | Float32Array): string {
   return btoa(s)
 }
 
-function headers(start: WorkerStart & { token: string }): Record<string, string> {
-  return { [filesHttp.tokenHeader]: start.token, [workerKeyHeader]: start.key }
+type Start = Extract<PageToWorker, WorkerStart>
+
+/** One request to the host's routes for this run: HTTP with the page's token, or through the page. */
+type Requester = (method: 'GET' | 'POST', url: string, body: Uint8Array | null) => Promise<{ status: number; body: Uint8Array }>
+
+const pending = new Map<number, (r: WorkerResponse) => void>()
+let nextRequest = 1
+
+function requester(start: Start): Requester {
+  if ('tunnel' in start)
+    return (method, url, body) =>
+      new Promise((resolve) => {
+        const id = nextRequest++
+        pending.set(id, (r) => resolve({ status: r.status, body: r.body }))
+        post({ type: 'request', id, method, path: url, key: start.key, body }, body ? [body.buffer] : [])
+      })
+  const headers = { [filesHttp.tokenHeader]: start.token, [workerKeyHeader]: start.key }
+  return async (method, url, body) => {
+    const res = await fetch(url, { method, headers, cache: 'no-store', ...(body ? { body: body as BodyInit } : {}) })
+    return { status: res.status, body: new Uint8Array(await res.arrayBuffer()) }
+  }
 }
 
-async function fetchDataset(start: WorkerStart & { token: string }): Promise<DatasetArrays> {
-  const res = await fetch(start.datasetUrl, { headers: headers(start), cache: 'no-store' })
-  if (!res.ok) throw new Error(`The dataset could not be fetched from Conv Studio (${res.status}).`)
-  const { header, payload } = unframe<DatasetHeader>(new Uint8Array(await res.arrayBuffer()))
+/** The host's sentence from a refused request's JSON reply, or `fallback`. */
+function refusalText(body: Uint8Array, fallback: string): string {
+  try {
+    const reply = JSON.parse(new TextDecoder().decode(body)) as { error?: { message?: string } }
+    return reply.error?.message ?? fallback
+  } catch {
+    return fallback
+  }
+}
+
+async function fetchDataset(start: Start, request: Requester): Promise<DatasetArrays> {
+  const res = await request('GET', start.datasetUrl, null)
+  if (res.status !== 200) throw new Error(refusalText(res.body, `The dataset could not be fetched from Conv Studio (${res.status}).`))
+  const { header, payload } = unframe<DatasetHeader>(res.body)
   const tr = header.train.count * header.train.height * header.train.width
   const te = header.test.count * header.test.height * header.test.width
   let at = 0
@@ -88,7 +104,48 @@ async function fetchDataset(start: WorkerStart & { token: string }): Promise<Dat
   return { id: header.id, title: header.title, classes: header.classes, style: header.style as DatasetStyle, train, test }
 }
 
-async function upload(start: WorkerStart & { token: string }, epoch: number, kind: string, a: tf.io.ModelArtifacts): Promise<void> {
+function artifactsOf(h: CheckpointHeader, weights: Uint8Array): tf.io.ModelArtifacts {
+  return {
+    modelTopology: h.modelTopology as object,
+    weightSpecs: h.weightSpecs as tf.io.WeightsManifestEntry[],
+    format: h.format,
+    generatedBy: h.generatedBy,
+    convertedBy: h.convertedBy ?? null,
+    weightData: weights.slice().buffer
+  }
+}
+
+/** A resumed run's last weights, optimizer state and best weights, or a fine-tune's initial weights (GET fromUrl). */
+async function fetchStart(start: Start, request: Requester): Promise<{ resume?: { state: TrainState; weights: tf.io.ModelArtifacts; best: tf.io.ModelArtifacts | null }; initialWeights?: tf.io.ModelArtifacts }> {
+  if (!start.fromUrl) return {}
+  const res = await request('GET', start.fromUrl, null)
+  if (res.status !== 200) throw new Error(refusalText(res.body, `The run's saved state could not be fetched from Conv Studio (${res.status}).`))
+  const { header, payload } = unframe<StartWeightsHeader>(res.body)
+  let at = 0
+  const [slots, last, best, initial] = header.lengths.map((n) => payload.subarray(at, (at += n)))
+  if (at !== payload.length) throw new Error("The run's saved state from Conv Studio has the wrong length for its header.")
+  const out: Awaited<ReturnType<typeof fetchStart>> = {}
+  if (header.initial) out.initialWeights = artifactsOf(header.initial, initial)
+  if (header.state && header.last) {
+    const stored = header.state as Omit<TrainState, 'optimizer'> & { optimizer: Omit<TrainState['optimizer'], 'slots'> & { slots: { name: string; shape: number[] }[] } }
+    const all = new Float32Array(slots.slice().buffer)
+    let i = 0
+    const withValues = stored.optimizer.slots.map((s) => {
+      const n = s.shape.reduce((a, b) => a * b, 1)
+      const values = all.slice(i, (i += n))
+      return { ...s, values }
+    })
+    out.resume = { state: { ...stored, optimizer: { ...stored.optimizer, slots: withValues } }, weights: artifactsOf(header.last, last), best: header.best ? artifactsOf(header.best, best) : null }
+  }
+  return out
+}
+
+async function upload(request: Requester, start: Start, epoch: number, kind: string, body: Uint8Array): Promise<void> {
+  const res = await request('POST', `${start.checkpointUrl}/${epoch}/${kind}`, body)
+  if (res.status !== 200) throw new Error(refusalText(res.body, `Conv Studio did not take the ${kind === 'state' ? 'training state' : 'checkpoint'} of epoch ${epoch} (${res.status}).`))
+}
+
+function checkpointBody(a: tf.io.ModelArtifacts): Uint8Array {
   const header: CheckpointHeader = {
     modelTopology: a.modelTopology,
     weightSpecs: a.weightSpecs ?? [],
@@ -98,22 +155,25 @@ async function upload(start: WorkerStart & { token: string }, epoch: number, kin
   }
   const data = a.weightData
   const parts = (data === undefined ? [] : Array.isArray(data) ? data : [data]).map((b) => new Uint8Array(b))
-  const body = frame(header, parts)
-  const res = await fetch(`${start.checkpointUrl}/${epoch}/${kind}`, { method: 'POST', headers: headers(start), body: body as BodyInit })
-  if (!res.ok) {
-    const reply = (await res.json().catch(() => null)) as { error?: { message?: string } } | null
-    throw new Error(reply?.error?.message ?? `Conv Studio did not take the checkpoint of epoch ${epoch} (${res.status}).`)
-  }
+  return frame(header, parts)
+}
+
+/** train-state.json's fields as the header, the optimizer slots' float32 values after (the host writes both files). */
+function trainStateBody(st: TrainState): Uint8Array {
+  const header = { ...st, optimizer: { ...st.optimizer, slots: st.optimizer.slots.map((s) => ({ name: s.name, shape: s.shape })) } }
+  return frame(header, st.optimizer.slots.map((s) => new Uint8Array(s.values.buffer, s.values.byteOffset, s.values.byteLength)))
 }
 
 let abort: AbortController | null = null
 
-async function runTraining(start: WorkerStart & { token: string }): Promise<void> {
+async function runTraining(start: Start): Promise<void> {
   const send = (message: FromWorker) => post({ type: 'run', runId: start.runId, message })
+  const request = requester(start)
   abort = new AbortController()
   await useWebGpu((why) => send({ type: 'lost', message: why }))
   const adapter = await currentAdapter()
-  const data = await fetchDataset(start)
+  const data = await fetchDataset(start, request)
+  const from = await fetchStart(start, request)
   const device = adapter ? `${adapterLabel(adapter)}${adapter.software ? ' (software adapter)' : ''}` : null
   send({
     type: 'started',
@@ -133,11 +193,15 @@ async function runTraining(start: WorkerStart & { token: string }): Promise<void
       onEpoch: async (e) => {
         const artifacts = await e.saveWeights()
         const kinds: ('best' | 'last')[] = e.isBest ? ['best', 'last'] : ['last']
-        for (const kind of kinds) await upload(start, e.epoch, kind, artifacts)
-        send({ type: 'epoch', epoch: epochRecordOf(e), confusion: e.confusion, predictions: toBase64(e.predictions), isBest: e.isBest, checkpoints: kinds.map((kind) => ({ kind })) })
+        // A body per upload: the tunnel transfers (detaches) the bytes it sends.
+        for (const kind of kinds) await upload(request, start, e.epoch, kind, checkpointBody(artifacts))
+        // Only the last epoch's state is ever resumed from (as the Node worker keeps it).
+        await upload(request, start, e.epoch, 'state', trainStateBody(await e.saveState()))
+        const inspection = epochInspectionOf(e, toBase64)
+        send({ type: 'epoch', epoch: epochRecordOf(e), confusion: e.confusion, predictions: toBase64(e.predictions), isBest: e.isBest, checkpoints: kinds.map((kind) => ({ kind })), ...(inspection ? { inspection } : {}) })
       }
     },
-    { signal: abort.signal }
+    { signal: abort.signal, ...from, inspection: true }
   )
   send({
     type: 'done',
@@ -148,11 +212,6 @@ async function runTraining(start: WorkerStart & { token: string }): Promise<void
     examplesPerSec: result.examplesPerSec,
     test: result.test ? testResultOf(result.test, data.test.labels, toBase64) : null
   })
-}
-
-function browserName(): string {
-  const m = /(Chrome|Edg|Firefox|Safari)\/[\d.]+/.exec(navigator.userAgent)
-  return m ? m[0] : 'unknown'
 }
 
 /**
@@ -195,6 +254,12 @@ let busy = false
 
 scope.onmessage = (e: MessageEvent) => {
   const msg = e.data as PageToWorker | { type: 'parity' }
+  if (msg.type === 'response') {
+    const done = pending.get(msg.id)
+    pending.delete(msg.id)
+    done?.(msg)
+    return
+  }
   if (msg.type === 'cancel') {
     abort?.abort()
     return
@@ -208,7 +273,7 @@ scope.onmessage = (e: MessageEvent) => {
   busy = true
   const job =
     msg.type === 'start'
-      ? runTraining(msg as WorkerStart & { token: string }).catch((err: unknown) =>
+      ? runTraining(msg).catch((err: unknown) =>
           post({ type: 'run', runId: msg.runId, message: { type: 'error', message: (err as Error)?.message || String(err) } })
         )
       : msg.type === 'measure'
