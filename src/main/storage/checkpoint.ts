@@ -1,7 +1,7 @@
 // The tfjs checkpoint format, in one place: a folder with model.json (topology + weightsManifest)
 // and the weight files it names, the layout tf.io.fileSystem reads. The training process writes it,
 // the run store and the archive importer check it, the predictor reads it.
-import { mkdirSync, statSync, writeFileSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync, statSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import type { io } from '@tensorflow/tfjs'
 import { readRegularFile } from './safe-read'
@@ -132,20 +132,74 @@ export function checkpointProblem(dir: string): string | null {
   }
 }
 
-/** Writes tfjs's file format: model.json + one weights.bin holding every weight, in spec order. */
+/** Everything of a checkpoint but its weights' bytes. */
+export interface CheckpointHead {
+  modelTopology: object
+  weightSpecs: io.WeightsManifestEntry[]
+  format?: string
+  generatedBy?: string
+  convertedBy?: string | null
+}
+
+function writeAll(fd: number, bytes: Uint8Array): void {
+  let off = 0
+  while (off < bytes.byteLength) off += writeSync(fd, bytes, off, bytes.byteLength - off)
+}
+
+function writeModelJson(dir: string, head: CheckpointHead): void {
+  const modelJson: ModelJson = {
+    format: head.format ?? 'layers-model',
+    generatedBy: head.generatedBy,
+    convertedBy: head.convertedBy ?? null,
+    modelTopology: head.modelTopology,
+    weightsManifest: [{ paths: [WEIGHTS_FILE], weights: head.weightSpecs }]
+  }
+  writeFileSync(join(dir, MODEL_JSON), JSON.stringify(modelJson))
+}
+
+/**
+ * Writes tfjs's file format: model.json + one weights.bin holding every weight, in spec order.
+ * The buffers are written one after the other, never concatenated: AlexNet's are 187 MB.
+ */
 export function writeCheckpoint(dir: string, artifacts: io.ModelArtifacts): void {
   mkdirSync(dir, { recursive: true })
   const data = artifacts.weightData
   const parts: ArrayBuffer[] = data === undefined ? [] : Array.isArray(data) ? data : [data]
-  writeFileSync(join(dir, WEIGHTS_FILE), Buffer.concat(parts.map((p) => Buffer.from(p))))
-  const modelJson: ModelJson = {
-    format: artifacts.format ?? 'layers-model',
-    generatedBy: artifacts.generatedBy,
-    convertedBy: artifacts.convertedBy ?? null,
-    modelTopology: artifacts.modelTopology as object,
-    weightsManifest: [{ paths: [WEIGHTS_FILE], weights: artifacts.weightSpecs ?? [] }]
+  const fd = openSync(join(dir, WEIGHTS_FILE), 'w')
+  try {
+    for (const p of parts) writeAll(fd, new Uint8Array(p))
+  } finally {
+    closeSync(fd)
   }
-  writeFileSync(join(dir, MODEL_JSON), JSON.stringify(modelJson))
+  writeModelJson(dir, {
+    modelTopology: artifacts.modelTopology as object,
+    weightSpecs: artifacts.weightSpecs ?? [],
+    format: artifacts.format,
+    generatedBy: artifacts.generatedBy,
+    convertedBy: artifacts.convertedBy
+  })
+}
+
+/**
+ * The same files from weights handed over one at a time (`weights` yields each spec's bytes, in
+ * spec order), so a live model is written without a second copy of it in memory. Throws when the
+ * bytes do not add up to what the specs declare.
+ */
+export async function writeCheckpointStreamed(dir: string, head: CheckpointHead, weights: AsyncIterable<Uint8Array>): Promise<void> {
+  mkdirSync(dir, { recursive: true })
+  const declared = head.weightSpecs.reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1) * BYTES_PER_VALUE[w.quantization?.dtype ?? w.dtype], 0)
+  let written = 0
+  const fd = openSync(join(dir, WEIGHTS_FILE), 'w')
+  try {
+    for await (const bytes of weights) {
+      writeAll(fd, bytes)
+      written += bytes.byteLength
+    }
+  } finally {
+    closeSync(fd)
+  }
+  if (written !== declared) throw new CheckpointError(`${written} bytes of weights were written, the specs declare ${declared}`)
+  writeModelJson(dir, head)
 }
 
 /** Reads a checkpoint folder into the artifacts tfjs loads a model from; throws CheckpointError. */
