@@ -12,7 +12,8 @@ import {
   RunIdSchema,
   RunQuerySchema,
   TagListSchema,
-  TrainConfigSchema
+  TrainConfigSchema,
+  type ModelSpec
 } from './schemas'
 import { SweepRefSchema, SweepSpecSchema, type SweepDetail, type SweepInfo } from './sweeps'
 import type { BrowserGpuInfo, ToWorker } from './browser-gpu'
@@ -33,6 +34,10 @@ export const methods = {
 
   'models.presets': method<D.ModelPreset[]>()(none),
   'models.summary': method<D.ModelSummary>()(z.object({ spec: ModelSpecSchema }).strict()),
+  /** The network a run of preset `model` trains on a listed dataset: fitted to its channels, size and classes (a custom spec comes back as it is, checked). New run shows this one. */
+  'models.fit': method<ModelSpec>()(
+    z.object({ model: z.string().min(1).max(80), spec: ModelSpecSchema, datasetId: z.string().min(1).max(200) }).strict()
+  ),
   /** The nn.Sequential that mirrors a spec, as Python source ("Copy as PyTorch code"). */
   'models.pytorchCode': method<{ code: string }>()(z.object({ spec: ModelSpecSchema }).strict()),
   /** Reads PyTorch weights (.pth/.pt as torch.save writes them, or .safetensors) at `path` onto a preset, evaluates them on the dataset's test set and records an 'imported' run. */
@@ -81,6 +86,8 @@ export const methods = {
       })
       .strict()
   ),
+  /** Stops the picture import named `name` (as its datasets.importProgress events name it); nothing of it is kept. False: none was running. */
+  'datasets.cancelImport': method<{ cancelled: boolean }>()(z.object({ name: z.string().trim().min(1).max(80) }).strict()),
 
   'backends.report': method<D.BackendReport>()(z.object({ refresh: z.boolean().default(false) }).strict()),
   'backends.benchmark': method<D.BenchmarkResult[]>()(

@@ -98,7 +98,8 @@ export interface ImageImportReport {
 }
 
 export interface ImageImportProgress {
-  phase: 'scanning' | 'decoding' | 'writing' | 'done'
+  /** 'stopped': the import failed or was cancelled, and nothing of it was kept. */
+  phase: 'scanning' | 'decoding' | 'writing' | 'done' | 'stopped'
   done: number
   total: number
   file: string | null

@@ -27,7 +27,7 @@ import { DatasetStore } from './datasets'
 import { ModelWorker } from './model-worker'
 import { createInspector } from './inspect'
 import { checkRunStart } from './run-start'
-import { prepareRunConfig } from './datasets-run'
+import { fitToListedDataset, prepareRunConfig } from './datasets-run'
 import { SweepService } from './sweeps'
 import { TrainingHost, nodeSpawner, runChildJob, type HostEvent } from './training'
 import { omitType, type Spawner } from '../training-protocol'
@@ -154,11 +154,14 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
 
   let reportCache: BackendReport | null = null
   const downloads = new Map<string, AbortController>()
+  /** Picture imports under way, by the name they were asked for. */
+  const imports = new Map<string, AbortController>()
 
   const handlers: HandlerMap = {
     'app.info': (): AppInfo => ({ version: opts.version ?? packageVersion, host: opts.host === 'electron' ? 'electron' : 'web', dataDir }),
     'models.presets': () => presets.map((p) => structuredClone(p)),
     'models.summary': (a) => summarize(a.spec),
+    'models.fit': (a) => fitToListedDataset(datasets, a.model, a.spec, a.datasetId),
     'models.pytorchCode': (a) => ({ code: pytorchSequential(a.spec) }),
     'models.import': (a) => importModel({ runs, datasets, spawn, dataDir }, a),
     'datasets.list': () => datasets.list(),
@@ -176,16 +179,34 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     },
     'datasets.import': async (a) => changed(await datasets.importFolder(a.path, a.title)),
     'datasets.importImages': async (a) => {
-      const r = await datasets.importImages(a.path, a.name, {
-        size: a.size,
-        channels: a.channels,
-        policy: a.policy,
-        testSplit: a.testSplit,
-        from: a.from,
-        onProgress: (p) => publish('datasets.importProgress', { ...p, name: a.name })
-      })
-      changed(r.info)
-      return r
+      // Keyed by the name the progress events carry, which is all a window knows of the import.
+      if (imports.has(a.name)) throw new StudioError('conflict', `Pictures named '${a.name}' are already being imported.`)
+      const ctl = new AbortController()
+      imports.set(a.name, ctl)
+      try {
+        const r = await datasets.importImages(a.path, a.name, {
+          size: a.size,
+          channels: a.channels,
+          policy: a.policy,
+          testSplit: a.testSplit,
+          from: a.from,
+          signal: ctl.signal,
+          onProgress: (p) => publish('datasets.importProgress', { ...p, name: a.name })
+        })
+        changed(r.info)
+        return r
+      } catch (err) {
+        // Every window's progress bar for it ends, not only the asking one's.
+        publish('datasets.importProgress', { phase: 'stopped', done: 0, total: 0, file: null, name: a.name })
+        throw err
+      } finally {
+        imports.delete(a.name)
+      }
+    },
+    'datasets.cancelImport': (a) => {
+      const ctl = imports.get(a.name)
+      ctl?.abort()
+      return { cancelled: ctl !== undefined }
     },
     'backends.report': async (a) => {
       if (!reportCache || a.refresh) reportCache = (await runChildJob(spawn, { type: 'probe' }, 'report', 120_000)).report
@@ -289,6 +310,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
       if (closed) return
       closed = true
       for (const ctl of downloads.values()) ctl.abort()
+      for (const ctl of imports.values()) ctl.abort()
       unsubscribeTraining()
       models.close()
       await training.close()

@@ -31,7 +31,7 @@ export interface DatasetFiles {
   readonly pickedBy: PickedBy
   /** Imports pictures: a folder picked in the page (zipped here, stored: pictures are compressed
       already) or a .zip, uploaded over HTTP (web mode); in the desktop app main's folder dialog picks them (`files` unused). */
-  importImages(files: File[], choice: ImageImportChoice): Promise<{ info: DatasetInfo; report: ImageImportReport | null }>
+  importImages(files: File[], choice: ImageImportChoice, signal?: AbortSignal): Promise<{ info: DatasetInfo; report: ImageImportReport | null }>
   /** Imports the four IDX files: those picked in the page (with an optional title), or (Electron) a folder chosen in the dialog. Null when cancelled. */
   importDataset(files?: File[], title?: string): Promise<DatasetInfo | null>
 }
@@ -63,8 +63,8 @@ async function readReply<T>(res: Response): Promise<T> {
 }
 
 /** A POST to the server the page came from, with the access token (never a cookie). */
-function post(path: string, body?: BodyInit, headers: Record<string, string> = {}): Promise<Response> {
-  return fetch(path, { method: 'POST', body, headers: { [filesHttp.tokenHeader]: pageToken(window.location, window.sessionStorage), ...headers } })
+function post(path: string, body?: BodyInit, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<Response> {
+  return fetch(path, { method: 'POST', body, signal, headers: { [filesHttp.tokenHeader]: pageToken(window.location, window.sessionStorage), ...headers } })
 }
 
 function nothingPicked(what: string): Error {
@@ -123,14 +123,15 @@ async function asZip(files: File[]): Promise<Blob> {
   return storedZip(entries)
 }
 
-async function uploadImages(files: File[], c: ImageImportChoice): Promise<{ info: DatasetInfo; report: ImageImportReport | null }> {
+/** `signal` stops the upload (datasets.cancelImport stops the import once the server has the pictures). */
+async function uploadImages(files: File[], c: ImageImportChoice, signal?: AbortSignal): Promise<{ info: DatasetInfo; report: ImageImportReport | null }> {
   if (!files.length) throw nothingPicked('a folder of pictures or a .zip')
   const q = new URLSearchParams({ name: c.name })
   if (c.size) q.set('size', String(c.size))
   if (c.channels) q.set('channels', String(c.channels))
   if (c.policy) q.set('policy', c.policy)
   if (c.testSplit) q.set('testSplit', String(c.testSplit))
-  return readReply(await post(`${filesHttp.datasetImagesPath}?${q}`, await asZip(files), { 'Content-Type': 'application/zip' }))
+  return readReply(await post(`${filesHttp.datasetImagesPath}?${q}`, await asZip(files), { 'Content-Type': 'application/zip' }, signal))
 }
 
 export function createDatasetFiles(): DatasetFiles {

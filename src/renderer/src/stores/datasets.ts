@@ -18,7 +18,7 @@ export const useDatasetsStore = defineStore('datasets', () => {
   const imageProgress = ref<(ImageImportProgress & { name: string }) | null>(null)
 
   api.on('datasets.importProgress', (p) => {
-    imageProgress.value = p.phase === 'done' ? null : p
+    imageProgress.value = p.phase === 'done' || p.phase === 'stopped' ? null : p
   })
 
   api.on('datasets.progress', (p) => {
@@ -98,11 +98,16 @@ export const useDatasetsStore = defineStore('datasets', () => {
     }
   }
 
+  /** Stops the picture import named `name` on the services' side; false when none is running there (yet). */
+  async function cancelImport(name: string): Promise<boolean> {
+    return (await api.invoke('datasets.cancelImport', { name })).cancelled
+  }
+
   function replace(info: DatasetInfo): void {
     const i = list.value.findIndex((d) => d.id === info.id)
     if (i >= 0) list.value[i] = info
     else list.value.push(info)
   }
 
-  return { list, loading, error, details, progress, actionError, importing, importError, imageProgress, load, loadDetail, loadSamples, loadClassSamples, download, importFolder }
+  return { list, loading, error, details, progress, actionError, importing, importError, imageProgress, load, loadDetail, loadSamples, loadClassSamples, download, importFolder, cancelImport }
 })
