@@ -116,6 +116,9 @@ export const useNewRunStore = defineStore('newRun', () => {
   const api = useApi()
   const draft = reactive<Draft>(defaultDraft())
   const presetSpec = ref<string>('')
+  /** The chosen preset's network as the catalogue has it (made for MNIST), which models.fit fits to the dataset. */
+  let presetOriginal: ModelSpec | null = null
+  let fitSeq = 0
   const summary = ref<ModelSummary | null>(null)
   const summaryError = ref<string | null>(null)
   const summaryLoading = ref(false)
@@ -171,6 +174,7 @@ export const useNewRunStore = defineStore('newRun', () => {
     draft.presetId = p.id
     draft.spec = clone(p.spec)
     presetSpec.value = JSON.stringify(p.spec)
+    presetOriginal = clone(p.spec)
     const r = p.recommended
     if (r.optimizer) draft.optimizer = r.optimizer
     if (r.lr !== undefined) draft.lr = r.lr
@@ -199,7 +203,9 @@ export const useNewRunStore = defineStore('newRun', () => {
   function prefill(c: TrainConfig, presets: ModelPreset[], name = ''): void {
     const p = presets.find((x) => x.id === c.model)
     draft.presetId = p ? p.id : ''
-    presetSpec.value = p ? JSON.stringify(p.spec) : ''
+    // A past run of a preset stored the preset as fitted to its dataset: that is still the preset.
+    presetSpec.value = p ? JSON.stringify(c.model === p.id ? c.spec : p.spec) : ''
+    presetOriginal = p ? clone(p.spec) : null
     draft.spec = clone(c.spec)
     draft.name = name
     draft.dataset = c.dataset
@@ -261,6 +267,28 @@ export const useNewRunStore = defineStore('newRun', () => {
     }
   }
 
+  /**
+   * A preset, unedited, follows the chosen dataset as training.start will fit it (channels, size,
+   * classes: LeNet-5 on 3x32x32 loses its first padding), so the layers, the summary and the
+   * parameter count shown are those of the run it starts. An edited network is the person's: kept.
+   */
+  async function fitPresetToDataset(): Promise<void> {
+    const mine = ++fitSeq
+    const original = presetOriginal
+    if (!draft.presetId || !original || input.value.model === 'custom' || !draft.dataset) return
+    const asked = JSON.stringify(draft.spec)
+    try {
+      const fitted = await api.invoke('models.fit', { model: draft.presetId, spec: clone(original), datasetId: draft.dataset })
+      // Only if nothing changed meanwhile (another dataset picked, a layer edited).
+      if (mine !== fitSeq || JSON.stringify(draft.spec) !== asked) return
+      presetSpec.value = JSON.stringify(fitted)
+      if (JSON.stringify(fitted) !== asked) draft.spec = fitted
+    } catch {
+      // Not fitted (an unknown id, a network that cannot take these images): training.start says why.
+    }
+  }
+  watch(() => [draft.dataset, draft.presetId], () => void fitPresetToDataset())
+
   watch(
     () => JSON.stringify(draft.spec),
     () => {
@@ -286,7 +314,7 @@ export const useNewRunStore = defineStore('newRun', () => {
 
   return {
     draft, input, validation, errors, valid, summary, summaryError, summaryErrorLayer, summaryLoading,
-    applyPreset, prefill, addLayer, removeLayer, moveLayer, changeLayerType, refreshSummary, reset, pytorchCode
+    applyPreset, prefill, addLayer, removeLayer, moveLayer, changeLayerType, refreshSummary, fitPresetToDataset, reset, pytorchCode
   }
 })
 
