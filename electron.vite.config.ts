@@ -35,11 +35,29 @@ export default defineConfig({
   preload: {
     // A sandboxed preload cannot be ESM and may require only 'electron': CommonJS, named .cjs since
     // package.json says "type": "module".
-    build: { rollupOptions: { output: { format: 'cjs', entryFileNames: '[name].cjs' } } }
+    // Two: the main window's (the StudioApi bridge) and the hidden GPU window's (forwards its port).
+    build: {
+      rollupOptions: {
+        input: { index: resolve(__dirname, 'src/preload/index.ts'), 'gpu-window': resolve(__dirname, 'src/preload/gpu-window.ts') },
+        output: { format: 'cjs', entryFileNames: '[name].cjs' }
+      }
+    }
   },
   renderer: {
     root: resolve(__dirname, 'src/renderer'),
     plugins: [vue()],
-    build: { rollupOptions: { input: resolve(__dirname, 'src/renderer/index.html') } }
+    // The page, the hidden GPU window's page, and the Chromium training worker at a fixed name,
+    // worker.js, which both start by URL (as in vite.web.config.ts).
+    build: {
+      chunkSizeWarningLimit: 1500,
+      rollupOptions: {
+        input: {
+          index: resolve(__dirname, 'src/renderer/index.html'),
+          'gpu-window': resolve(__dirname, 'src/renderer/gpu-window.html'),
+          worker: resolve(__dirname, 'src/worker/index.ts')
+        },
+        output: { entryFileNames: (chunk) => (chunk.name === 'worker' ? 'worker.js' : 'assets/[name]-[hash].js') }
+      }
+    }
   }
 })

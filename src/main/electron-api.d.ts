@@ -10,6 +10,10 @@ type Listener = (...args: any[]) => void
 export interface WebContents {
   on(event: 'will-navigate' | 'will-redirect', listener: (event: { preventDefault(): void }, url: string) => void): this
   on(event: 'will-attach-webview', listener: (event: { preventDefault(): void }) => void): this
+  on(event: 'did-finish-load', listener: () => void): this
+  on(event: 'render-process-gone', listener: (event: unknown, details: { reason: string; exitCode: number }) => void): this
+  getURL(): string
+  postMessage(channel: string, message: unknown, transfer?: MessagePortMain[]): void
   setWindowOpenHandler(handler: (details: { url: string }) => { action: 'deny' | 'allow' }): void
   send(channel: string, ...args: unknown[]): void
   isDestroyed(): boolean
@@ -28,9 +32,23 @@ export interface BrowserWindowConstructorOptions {
     contextIsolation?: boolean
     sandbox?: boolean
     nodeIntegration?: boolean
+    nodeIntegrationInWorker?: boolean
     webSecurity?: boolean
+    backgroundThrottling?: boolean
     spellcheck?: boolean
   }
+}
+
+export interface MessagePortMain {
+  postMessage(message: unknown, transfer?: MessagePortMain[]): void
+  start(): void
+  close(): void
+  on(event: 'message', listener: (e: { data: any; ports: MessagePortMain[] }) => void): this
+  once(event: 'close', listener: () => void): this
+}
+export class MessageChannelMain {
+  readonly port1: MessagePortMain
+  readonly port2: MessagePortMain
 }
 
 export class BrowserWindow {
@@ -45,6 +63,8 @@ export class BrowserWindow {
   isMinimized(): boolean
   restore(): void
   focus(): void
+  isDestroyed(): boolean
+  destroy(): void
 }
 
 export interface App {
@@ -155,6 +175,7 @@ export const utilityProcess: {
 
 export interface IpcRendererEvent {
   sender: unknown
+  ports: MessagePort[]
 }
 export const ipcRenderer: {
   on(channel: string, listener: (event: IpcRendererEvent, ...args: any[]) => void): void

@@ -29,6 +29,7 @@ import { dataPaths, defaultDataDir, readSettings, writeSettings } from './paths'
 import { createServices, type Services } from './services'
 import type { ChildHandle, FromChild, Spawner } from './training-protocol'
 import { bindIpc } from './transports/electron-ipc'
+import { startGpuWindow, type GpuWindow } from './transports/electron-gpu-window'
 
 // The bundle is ESM (package.json "type": "module"): no __dirname, so derive it.
 const here = dirname(fileURLToPath(import.meta.url))
@@ -131,6 +132,8 @@ const utilitySpawner: Spawner = () => {
 }
 
 let mainWindow: BrowserWindow | null = null
+/** The hidden window whose Chromium WebGPU trains "this browser's GPU" runs. */
+let gpuWindow: GpuWindow | null = null
 let services: Services | null = null
 let dataDir = ''
 
@@ -281,7 +284,11 @@ function createWindow(): void {
     }
   })
   mainWindow.once('ready-to-show', () => mainWindow?.show())
-  mainWindow.on('closed', () => (mainWindow = null))
+  mainWindow.on('closed', () => {
+    mainWindow = null
+    // The hidden GPU window is a window too, so 'window-all-closed' never comes: closing ours is the cue.
+    if (process.platform !== 'darwin') app.quit()
+  })
   const wc = mainWindow.webContents
   // Dropped files are read by the page (File API) and sent as bytes; navigation to them is refused.
   wc.on('will-navigate', (e, url) => {
@@ -366,8 +373,23 @@ async function start(): Promise<void> {
   handleShell(channels.importModel, (_e, choice) => importModel(choice))
   buildMenu()
   createWindow()
+  // Trains "this browser's GPU" runs, as a web-mode tab does; its page registers the adapter, which
+  // the Device view and New run then show.
+  gpuWindow = startGpuWindow({
+    workers: services.browserWorkers,
+    url: `${APP_ORIGIN}/gpu-window.html`,
+    preload: join(here, '../preload/gpu-window.cjs'),
+    isTrusted: (url) => {
+      try {
+        const u = new URL(url)
+        return u.protocol === 'app:' && u.host === APP_HOST && u.pathname === '/gpu-window.html'
+      } catch {
+        return false
+      }
+    }
+  })
   app.on('activate', () => {
-    if (BrowserWindow.getAllWindows().length === 0) createWindow()
+    if (!mainWindow) createWindow()
   })
 }
 
@@ -399,6 +421,7 @@ app.on('before-quit', (e) => {
     quitting = true
     try {
       await running.close()
+      gpuWindow?.close()
     } catch (err) {
       console.error('[main] closing the services failed:', err)
     }

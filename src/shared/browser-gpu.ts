@@ -132,6 +132,10 @@ export interface WorkerResponse {
 // ToWorker from the host (the 'browserGpu.toWorker' event's payload), the window's contract calls
 // browserGpu.register / browserGpu.post, and the worker's route requests and their answers.
 
+/** The IPC channel main hands the port on (webContents.postMessage), and the window.postMessage
+    data the window's preload forwards it to the page with (Electron's "MessagePorts in Electron"). */
+export const GPU_WINDOW_PORT = 'conv-studio:gpu-port'
+
 export type PortToWindow = { type: 'toWorker'; message: ToWorker } | WorkerResponse
 export type PortToHost = { type: 'call'; method: 'browserGpu.register' | 'browserGpu.post'; args: unknown } | WorkerRequest
 

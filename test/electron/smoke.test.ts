@@ -1,6 +1,8 @@
 // The desktop app, built and launched in real Electron through Playwright's _electron: the window
 // opens, window.studio answers app.info with the real version, the Runs view renders, a one-epoch
-// run on the bundled sample trains and shows up in Runs, and quitting leaves the database clean.
+// run on the bundled sample trains and shows up in Runs, a run picks "this browser's GPU" and trains
+// in the hidden GPU window (Chromium's WebGPU on SwiftShader, as the web e2e), that window's crash
+// ends a run interrupted, and quitting leaves the database clean.
 // Where Electron cannot run here, the whole file skips with the same reason `npm start` would give.
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
@@ -13,7 +15,10 @@ import type { StudioApi } from '../../src/shared/contract'
 import type { AppInfo, RunRecord } from '../../src/shared/domain'
 import { projectRoot } from '../../scripts/electron-sqlite.js'
 import { decide } from '../../scripts/start-decide.js'
+import { DatasetStore } from '../../src/main/services/datasets'
+import type { BrowserGpuInfo } from '../../src/shared/browser-gpu'
 import { tinyConfig } from '../helpers/hosts'
+import { WEBGPU_ARGS } from '../e2e/harness'
 
 /** What the preload puts on window (src/preload/index.d.ts is shadowed by index.ts in this program). */
 type StudioWindow = { studio?: StudioApi }
@@ -37,9 +42,12 @@ describe.skipIf(skipReason !== null)(`the desktop app${skipReason ? ` (skipped: 
     })
     if (build.status !== 0) throw new Error(`electron-vite build failed: ${build.stderr.trim().split('\n').slice(-3).join(' | ')}`)
     dataDir = mkdtempSync(join(tmpdir(), 'conv-studio-electron-'))
+    // SwiftShader trains a few examples per second: the GPU runs use the tiny IDX fixture (20 train, 10 test).
+    await new DatasetStore({ dataDir }).importFolder(join(projectRoot, 'test/fixtures/data/tiny-raw'), 'Tiny digits')
     app = await _electron.launch({
       executablePath: choice.binary,
-      args: [projectRoot, `--data-dir=${dataDir}`],
+      // Chromium's switches: WebGPU on SwiftShader, so the hidden GPU window has an adapter on any machine.
+      args: [...WEBGPU_ARGS, projectRoot, `--data-dir=${dataDir}`],
       cwd: projectRoot,
       env: { ...process.env, CONV_STUDIO_SQLITE_BINDING: choice.sqliteBinding, ELECTRON_RENDERER_URL: '' }
     })
@@ -78,6 +86,36 @@ describe.skipIf(skipReason !== null)(`the desktop app${skipReason ? ` (skipped: 
     await page.getByText(started.name).first().waitFor()
   })
 
+  const invoke = <T>(method: string, args: unknown): Promise<T> =>
+    page.evaluate(([m, a]) => (window as unknown as StudioWindow).studio!.invoke(m as never, a as never), [method, args] as const) as Promise<T>
+  const gpuConfig = (epochs: number) => tinyConfig({ backend: 'browser-webgpu', dataset: 'imported-tiny-digits', batchSize: 10, trainLimit: undefined, epochs })
+
+  it("trains a run in the hidden GPU window when it picks this browser's GPU; the Device view shows the adapter", async () => {
+    // The hidden window registers its adapter with main a moment after start.
+    await expect.poll(async () => (await invoke<BrowserGpuInfo[]>('browserGpu.list', {}))[0]?.adapter?.architecture, { timeout: 60_000, interval: 500 }).toBe('swiftshader')
+    await page.evaluate(() => (window.location.hash = '#/device'))
+    await expect.poll(() => page.locator('[data-testid="browser-adapter"]').textContent(), { timeout: 30_000 }).toContain('swiftshader')
+    const started = await invoke<RunRecord>('training.start', { config: gpuConfig(1) })
+    let r: RunRecord = started
+    await expect
+      .poll(async () => (r = await invoke<RunRecord>('runs.get', { runId: started.id })).status, { timeout: 240_000, interval: 1000 })
+      .toSatisfy((s: string) => ['completed', 'failed', 'interrupted', 'cancelled'].includes(s))
+    expect([r.status, r.error, r.backend]).toEqual(['completed', null, 'browser-webgpu'])
+    expect(r.device).toMatch(/swiftshader.*software adapter/)
+    // Recorded like a child's run: inspection data kept per epoch.
+    expect((await invoke<unknown[]>('runs.histograms', { runId: started.id })).length).toBe(1)
+  }, 300_000)
+
+  it("the GPU window's process crashing ends its run interrupted with the reason, the finished epoch kept", async () => {
+    const started = await invoke<RunRecord>('training.start', { config: gpuConfig(200) })
+    await expect.poll(async () => (await invoke<RunRecord>('runs.get', { runId: started.id })).epochsDone, { timeout: 240_000, interval: 500 }).toBeGreaterThanOrEqual(1)
+    await app.evaluate(({ BrowserWindow }) => BrowserWindow.getAllWindows().find((w) => !w.isVisible())?.webContents.forcefullyCrashRenderer())
+    let r: RunRecord = started
+    await expect.poll(async () => (r = await invoke<RunRecord>('runs.get', { runId: started.id })).status, { timeout: 30_000, interval: 500 }).toBe('interrupted')
+    expect(r.error).toMatch(/GPU window stopped \(.+\) while training this run; the finished epochs and the best weights are kept/)
+    expect(r.epochsDone).toBeGreaterThanOrEqual(1)
+  }, 300_000)
+
   it('quits cleanly: the database is checkpointed and intact', async () => {
     await app.close()
     const file = join(dataDir, 'conv-studio.sqlite')
@@ -87,7 +125,8 @@ describe.skipIf(skipReason !== null)(`the desktop app${skipReason ? ` (skipped: 
     expect(existsSync(wal) ? statSync(wal).size : 0).toBe(0)
     const db = new Database(file, { readonly: true })
     expect(db.pragma('integrity_check', { simple: true })).toBe('ok')
-    expect(db.prepare("select count(*) as n from runs where status = 'completed'").get()).toEqual({ n: 1 })
+    // The cpu run and the browser-GPU run.
+    expect(db.prepare("select count(*) as n from runs where status = 'completed'").get()).toEqual({ n: 2 })
     db.close()
   })
 })

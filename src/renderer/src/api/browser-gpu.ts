@@ -3,7 +3,8 @@
 // it a run ('browserGpu.toWorker', sent to this window alone) it starts the Chromium worker by URL
 // (out/web/worker.js, built from src/worker; never imported here) and relays the worker's messages
 // back with browserGpu.post. Closing the tab closes the socket, and the host ends the run
-// 'interrupted'. Electron's window has no such bridge yet (its runs train in utility processes).
+// 'interrupted'. In the desktop app a hidden GPU window of main's trains these runs instead
+// (src/main/transports/electron-gpu-window.ts); this page only shows what that window reported.
 import { reactive } from 'vue'
 import { isSoftwareAdapter, type BrowserAdapter, type BrowserGpuInfo, type PageToWorker, type WorkerToPage } from '../../../shared/browser-gpu'
 import type { StudioClient } from './types'
@@ -64,9 +65,10 @@ async function register(): Promise<void> {
   }
 }
 
-/** Starts the bridge once (main.ts). Nothing happens in Electron, where window.studio exists. */
+/** Starts the bridge once (main.ts). In Electron (window.studio exists) it only reads the GPU window's report. */
 export async function startBrowserGpu(api: StudioClient): Promise<void> {
-  if (window.studio || client) return
+  if (client) return
+  if (window.studio) return readDesktopGpu(api)
   client = api
   const workers = new Map<number, Worker>()
   api.on('browserGpu.toWorker', (msg) => {
@@ -107,6 +109,31 @@ export async function startBrowserGpu(api: StudioClient): Promise<void> {
   browserGpu.info = { adapter, reason, examplesPerSec: Number.isFinite(saved) && saved > 0 ? saved : null, browser: browserName() }
   browserGpu.checked = true
   await register()
+}
+
+let desktopRead = false
+
+/**
+ * The desktop app: the hidden GPU window, started beside this one, registers its adapter with main
+ * a moment after start; ask until it has (or say it never did). A measurement made in this window
+ * (the same Chromium and GPU) is kept here as in web mode.
+ */
+async function readDesktopGpu(api: StudioClient): Promise<void> {
+  if (desktopRead) return
+  desktopRead = true
+  for (let i = 0; i < 30; i++) {
+    const list = await api.invoke('browserGpu.list', {}).catch(() => [] as BrowserGpuInfo[])
+    const gpu = list[0]
+    if (gpu) {
+      const saved = gpu.adapter ? Number(window.localStorage.getItem(measuredKey(gpu.adapter))) : NaN
+      browserGpu.info = { ...gpu, examplesPerSec: gpu.examplesPerSec ?? (Number.isFinite(saved) && saved > 0 ? saved : null) }
+      browserGpu.checked = true
+      return
+    }
+    await new Promise((r) => setTimeout(r, 1000))
+  }
+  browserGpu.info = { adapter: null, reason: "the desktop app's GPU window did not report (see the log file: Help → Open Logs Folder).", examplesPerSec: null, browser: 'Electron' }
+  browserGpu.checked = true
 }
 
 /** Measures LeNet-5's training throughput in a worker on this GPU (about `seconds`, plus shader compilation). */
