@@ -4,6 +4,10 @@
 //  * onnx: model.onnx, float32 N x C x H x W pixels in [0, 1] -> logits, encoded by protobufjs from
 //    the official onnx.proto;
 //  * tfjs: model.json + weights.bin that tf.loadLayersModel() opens without Conv Studio's code.
+// A run trained with per-channel (x - mean) / std takes the same [0, 1] pixels in the ONNX graph
+// (Sub and Div at its input) and in model.py's load() (a wrapper module); the tfjs folder is the
+// network as trained, so its metadata.json says to apply the numbers first. Every metadata.json
+// carries them.
 // Weights are read from the checkpoint one tensor at a time (AlexNet's largest is 100 MB of 230),
 // converted to PyTorch's layout and written out before the next is read: never two copies of a model.
 import { closeSync, copyFileSync, mkdirSync, openSync, readSync, renameSync, writeFileSync, writeSync } from 'node:fs'
@@ -11,7 +15,7 @@ import { join } from 'node:path'
 import protobuf from 'protobufjs'
 import { StudioError } from '../../shared/contract'
 import type { RunRecord } from '../../shared/domain'
-import type { ModelSpec } from '../../shared/schemas'
+import type { ModelSpec, Normalize } from '../../shared/schemas'
 import { inferLayers } from '../../core/models/spec'
 import { pytorchSequential } from '../../core/models/torch-source'
 import { checkpointProblem, MAX_MODEL_JSON_BYTES, MODEL_JSON, parseModelJson, WEIGHTS_FILE, type ModelJson } from '../storage/checkpoint'
@@ -23,6 +27,17 @@ import { writeSafetensors, type TensorOut } from './safetensors'
 import { ONNX_PROTO } from './onnx-proto'
 
 export type ExportFormat = 'pytorch' | 'onnx' | 'tfjs'
+
+/** The run's per-channel normalisation as numbers, or null when it trained on pixels / 255. */
+function normalizeOf(run: RunRecord): Normalize | null {
+  const n = run.config.normalize
+  if (n === null || n === undefined) return null
+  // Resolved when the run is queued; a run still saying 'dataset' never trained, so its numbers are unknown.
+  if (n === 'dataset') throw new StudioError('invalid_argument', `Run ${run.id}'s normalisation was never resolved to numbers (it asks for the dataset's), so an export would not know what to apply.`)
+  return n
+}
+
+const pyList = (v: number[]) => `[${v.map((x) => String(x)).join(', ')}]`
 
 /** The weights of a checkpoint folder, by tfjs name, read from weights.bin on demand. */
 class CheckpointReader {
@@ -67,10 +82,31 @@ class CheckpointReader {
 // ---------------------------------------------------------------------------------------------
 // PyTorch
 
-function modelPy(run: RunRecord, spec: ModelSpec): string {
+function modelPy(run: RunRecord, spec: ModelSpec, n: Normalize | null): string {
+  const input = `float32 N x ${spec.inputChannels} x ${spec.inputSize} x ${spec.inputSize}, pixels / 255 in [0, 1] (see metadata.json)`
+  const wrapper = n
+    ? `
+# The run trained on (x - mean) / std per channel; load() puts it in front of the network, so the
+# model takes pixels / 255 like the app. The state_dict is the network's alone (keys 0., 3., ...).
+MEAN = ${pyList(n.mean)}
+STD = ${pyList(n.std)}
+
+
+class Normalized(nn.Module):
+    def __init__(self, net, mean, std):
+        super().__init__()
+        self.net = net
+        self.register_buffer('mean', torch.tensor(mean).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer('std', torch.tensor(std).view(1, -1, 1, 1), persistent=False)
+
+    def forward(self, x):
+        return self.net((x - self.mean) / self.std)
+
+`
+    : ''
   return `"""${spec.name.replace(/"/g, "'")} from Conv Studio run ${run.id}.
 
-Input: float32 N x ${spec.inputChannels} x ${spec.inputSize} x ${spec.inputSize}, pixels / 255 (see metadata.json); output: ${spec.numClasses} logits.
+Input: ${input}; output: ${spec.numClasses} logits.${n ? '\nThe normalisation the run trained with is applied inside (Normalized, below).' : ''}
 
     from model import load
     model = load()
@@ -84,11 +120,11 @@ from safetensors.torch import load_file
 
 
 ${pytorchSequential(spec)}
-
+${wrapper}
 def load(path=Path(__file__).with_name('model.safetensors')):
-    model = build()
-    model.load_state_dict(load_file(str(path)))
-    return model.eval()
+    net = build()
+    net.load_state_dict(load_file(str(path)))
+    return ${n ? 'Normalized(net, MEAN, STD)' : 'net'}.eval()
 
 
 if __name__ == '__main__':
@@ -109,15 +145,17 @@ function torchTensors(spec: ModelSpec, ckpt: CheckpointReader): { name: string; 
   return out
 }
 
-function writePytorch(dir: string, run: RunRecord, spec: ModelSpec, ckpt: CheckpointReader): void {
+function writePytorch(dir: string, run: RunRecord, spec: ModelSpec, ckpt: CheckpointReader, n: Normalize | null): void {
   const tensors: TensorOut[] = torchTensors(spec, ckpt).map((t) =>
     t.layer === null
       ? // num_batches_tracked: PyTorch's load_state_dict expects it; the count is not kept by tfjs.
         { name: t.name, dtype: 'I64', shape: [], bytes: () => new Uint8Array(8) }
       : { name: t.name, dtype: 'F32', shape: t.shape, bytes: () => new Uint8Array(t.values().buffer) }
   )
-  writeSafetensors(join(dir, 'model.safetensors'), tensors, { format: 'pt', source: `Conv Studio run ${run.id}` })
-  writeFileSync(join(dir, 'model.py'), modelPy(run, spec))
+  const meta: Record<string, string> = { format: 'pt', source: `Conv Studio run ${run.id}` }
+  if (n) meta.normalize = JSON.stringify(n)
+  writeSafetensors(join(dir, 'model.safetensors'), tensors, meta)
+  writeFileSync(join(dir, 'model.py'), modelPy(run, spec, n))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -130,6 +168,8 @@ function onnxTypes(): { Model: protobuf.Type } {
 }
 
 const FLOAT = 1
+const NORMALIZE_MEAN = 'normalize.mean'
+const NORMALIZE_STD = 'normalize.std'
 const ATTR = { FLOAT: 1, INT: 2, INTS: 7 }
 const ints = (name: string, v: number[]) => ({ name, type: ATTR.INTS, ints: v })
 const int = (name: string, v: number) => ({ name, type: ATTR.INT, i: v })
@@ -140,9 +180,15 @@ const valueInfo = (name: string, dims: (number | string)[]) => ({
 })
 
 /** The graph's nodes, in PyTorch's NCHW layout (the same graph torch.onnx.export makes of the nn.Sequential). */
-function onnxNodes(spec: ModelSpec): object[] {
+function onnxNodes(spec: ModelSpec, n: Normalize | null): object[] {
   const nodes: object[] = []
   let x = 'image'
+  if (n) {
+    // The run's normalisation, so the graph takes pixels / 255 as the metadata says.
+    nodes.push({ name: 'normalize_sub', opType: 'Sub', input: [x, NORMALIZE_MEAN], output: ['centred'] })
+    nodes.push({ name: 'normalize_div', opType: 'Div', input: ['centred', NORMALIZE_STD], output: ['normalized'] })
+    x = 'normalized'
+  }
   for (const info of inferLayers(spec)) {
     const l = info.layer
     const i = info.index
@@ -198,16 +244,16 @@ function onnxNodes(spec: ModelSpec): object[] {
  * wire format's definition of merging), so readers see one model, and only one tensor is encoded
  * at a time.
  */
-function writeOnnx(dir: string, run: RunRecord, spec: ModelSpec, ckpt: CheckpointReader): void {
+function writeOnnx(dir: string, run: RunRecord, spec: ModelSpec, ckpt: CheckpointReader, n: Normalize | null): void {
   const { Model } = onnxTypes()
   const head = {
     irVersion: 7,
     opsetImport: [{ domain: '', version: 13 }],
     producerName: 'Conv Studio',
-    docString: `${spec.name}, run ${run.id}: float32 pixels / 255, N x C x H x W -> logits`,
+    docString: `${spec.name}, run ${run.id}: float32 pixels / 255, N x C x H x W -> logits${n ? `; normalised inside: (x - ${pyList(n.mean)}) / ${pyList(n.std)}` : ''}`,
     graph: {
       name: spec.name.replace(/[^A-Za-z0-9_]/g, '_'),
-      node: onnxNodes(spec),
+      node: onnxNodes(spec, n),
       input: [valueInfo('image', ['N', spec.inputChannels, spec.inputSize, spec.inputSize])],
       output: [valueInfo('logits', ['N', spec.numClasses])]
     }
@@ -225,12 +271,14 @@ function writeOnnx(dir: string, run: RunRecord, spec: ModelSpec, ckpt: Checkpoin
       while (off < b.length) off += writeSync(fd, b, off, b.length - off)
     }
     write(Model.encode(Model.create(head)).finish())
-    for (const t of torchTensors(spec, ckpt)) {
-      if (t.layer === null) continue
-      const v = t.values()
-      const piece = { graph: { initializer: [{ name: t.name, dims: t.shape, dataType: FLOAT, rawData: new Uint8Array(v.buffer, v.byteOffset, v.byteLength) }] } }
-      write(Model.encode(Model.create(piece)).finish())
+    const initializer = (name: string, dims: number[], v: Float32Array) =>
+      write(Model.encode(Model.create({ graph: { initializer: [{ name, dims, dataType: FLOAT, rawData: new Uint8Array(v.buffer, v.byteOffset, v.byteLength) }] } })).finish())
+    if (n) {
+      const c = spec.inputChannels
+      initializer(NORMALIZE_MEAN, [1, c, 1, 1], Float32Array.from(n.mean))
+      initializer(NORMALIZE_STD, [1, c, 1, 1], Float32Array.from(n.std))
     }
+    for (const t of torchTensors(spec, ckpt)) if (t.layer !== null) initializer(t.name, t.shape, t.values())
   } finally {
     closeSync(fd)
   }
@@ -263,9 +311,17 @@ function writeTfjs(dir: string, ckpt: CheckpointReader): void {
 
 // ---------------------------------------------------------------------------------------------
 
-function metadata(run: RunRecord, format: ExportFormat, style: string) {
+const RESIZE_POLICY: Record<'stretch' | 'fit' | 'crop', string> = {
+  stretch: 'stretched to the square, aspect ratio not kept',
+  fit: 'fitted inside the square, aspect ratio kept, black borders',
+  crop: 'the centre square cut out, aspect ratio kept'
+}
+
+function metadata(run: RunRecord, format: ExportFormat, style: string, n: Normalize | null) {
   const s = run.config.spec
   const nchw = [1, s.inputChannels, s.inputSize, s.inputSize]
+  const prep = run.config.imagePrep ?? null
+  const bilinear = `bilinear with half-pixel centres (as PIL) to ${s.inputSize} x ${s.inputSize} when the image is another size`
   return {
     format,
     exportedBy: 'Conv Studio',
@@ -276,13 +332,28 @@ function metadata(run: RunRecord, format: ExportFormat, style: string) {
       layout: format === 'tfjs' ? 'NHWC' : 'NCHW',
       shape: format === 'tfjs' ? [1, s.inputSize, s.inputSize, s.inputChannels] : nchw,
       dtype: 'float32',
-      range: [0, 1]
+      range: n && format === 'tfjs' ? 'normalised: (pixel / 255 - mean) / std, see preprocessing' : [0, 1]
     },
     output: { name: 'logits', shape: [1, s.numClasses], meaning: 'unnormalised class scores; softmax gives probabilities, argmax the class' },
     preprocessing: {
-      scale: 'pixel / 255 (no mean or standard deviation: the network was trained on this)',
+      size: s.inputSize,
+      channels: s.inputChannels,
+      colour: s.inputChannels === 3 ? 'RGB' : 'gray',
+      scale: 'pixel / 255',
+      mean: n?.mean ?? null,
+      std: n?.std ?? null,
+      normalisation: !n
+        ? 'none: the network was trained on pixel / 255'
+        : format === 'tfjs'
+          ? 'apply (pixel / 255 - mean) / std per channel yourself before the model: the tfjs model is the network as trained'
+          : format === 'onnx'
+            ? 'inside the graph (Sub and Div at the input): feed pixel / 255'
+            : "inside model.py's load() (Normalized wraps the network): feed pixel / 255",
+      resizePolicy: prep?.policy ?? null,
+      resize: prep
+        ? `the picture made ${prep.size} x ${prep.size} as the image-folder import made the dataset's (${prep.policy}: ${RESIZE_POLICY[prep.policy]}; alpha on black), then ${bilinear}`
+        : bilinear,
       style,
-      resize: `bilinear with half-pixel centres (as PIL) to ${s.inputSize} x ${s.inputSize} when the image is another size`,
       grayscale: s.inputChannels === 1
     }
   }
@@ -292,13 +363,14 @@ function metadata(run: RunRecord, format: ExportFormat, style: string) {
 export async function exportWeights(runs: RunStore, runId: number, format: ExportFormat, dir: string, style: string): Promise<string> {
   const run = runs.get(runId)
   const kind = checkpointProblem(runs.weightsDir(runId, 'best')) === null ? 'best' : 'last'
+  const n = normalizeOf(run)
   const ckpt = new CheckpointReader(runs.weightsDir(runId, kind))
   try {
     mkdirSync(dir, { recursive: true })
-    if (format === 'pytorch') writePytorch(dir, run, run.config.spec, ckpt)
-    else if (format === 'onnx') writeOnnx(dir, run, run.config.spec, ckpt)
+    if (format === 'pytorch') writePytorch(dir, run, run.config.spec, ckpt, n)
+    else if (format === 'onnx') writeOnnx(dir, run, run.config.spec, ckpt, n)
     else writeTfjs(dir, ckpt)
-    writeFileSync(join(dir, 'metadata.json'), JSON.stringify({ ...metadata(run, format, style), weights: kind }, null, 2) + '\n')
+    writeFileSync(join(dir, 'metadata.json'), JSON.stringify({ ...metadata(run, format, style, n), weights: kind }, null, 2) + '\n')
     return dir
   } finally {
     ckpt.close()
