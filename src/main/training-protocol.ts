@@ -22,7 +22,7 @@ export type PredictJob =
   | { kind: 'file'; fileName: string; /** base64 */ bytes: string; topK: number }
   | { kind: 'pixels'; /** base64 of count*size*size bytes */ images: string; count: number; size: number }
   /** One image seen through the network (layer outputs, Grad-CAM, saliency): a dropped file or a dataset example's pixels. */
-  | { kind: 'inspect'; source: { fileName: string; /** base64 */ bytes: string } | { /** base64 of size*size bytes */ pixels: string; size: number }; classIndex: number | null }
+  | { kind: 'inspect'; source: { fileName: string; /** base64 */ bytes: string } | { /** base64 of size*size*channels bytes (RGB interleaved) */ pixels: string; size: number }; classIndex: number | null }
 
 export type ToChild =
   | {

@@ -29,7 +29,7 @@ function tensor(v: Values): InspectTensor {
 /** The core's inspection as the contract's JSON (float32 values as base64). */
 export function toInspectResult(r: Inspection, classes: string[], image: PipelineImage, milliseconds: number): InspectResult {
   const order = Array.from(r.probabilities.keys()).sort((a, b) => r.probabilities[b] - r.probabilities[a])
-  const gray: GrayImage = { width: image.width, height: image.height, pixels: Buffer.from(image.pixels).toString('base64') }
+  const gray: GrayImage = { width: image.width, height: image.height, ...(image.channels === 3 ? { channels: 3 as const } : {}), pixels: Buffer.from(image.pixels).toString('base64') }
   return {
     input: tensor(r.input),
     layers: r.layers.map((l) => ({ name: l.name, ...tensor(l) })),
@@ -157,7 +157,8 @@ export function createInspector(deps: {
       const set = a.split === 'test' ? data.test : data.train
       if (a.index >= set.count)
         throw new StudioError('invalid_argument', `The ${a.split} set of '${run.config.dataset}' has ${set.count} examples; example ${a.index} does not exist.`)
-      const size = set.width * set.height
+      // A colour example is width*height*3 bytes (RGB interleaved), as the set stores it.
+      const size = set.width * set.height * (set.channels ?? 1)
       const pixels = set.images.slice(a.index * size, (a.index + 1) * size)
       return models.inspectPixels(a.runId, a.weights, pixels, set.width, a.classIndex ?? null)
     },

@@ -72,7 +72,7 @@ export class ModelWorker {
     return this.inspected(await this.call(runId, weights, { kind: 'inspect', source: { fileName, bytes: toBase64(bytes) }, classIndex }))
   }
 
-  /** One dataset example (size*size bytes, IDX convention) seen through the network. */
+  /** One dataset example (size*size*channels bytes, IDX convention) seen through the network. */
   async inspectPixels(runId: number, weights: CheckpointKind, pixels: Uint8Array, size: number, classIndex: number | null): Promise<InspectResult> {
     return this.inspected(await this.call(runId, weights, { kind: 'inspect', source: { pixels: toBase64(pixels), size }, classIndex }))
   }

@@ -124,7 +124,7 @@ export class Predictor {
 
   /**
    * What the network sees in one image: a dropped file (preprocessed as predictFile does) or a
-   * dataset example's raw pixels (size x size bytes). `classIndex`: the class Grad-CAM explains.
+   * dataset example's raw pixels (size x size x channels bytes). `classIndex`: the class Grad-CAM explains.
    */
   async inspect(
     runId: number,
@@ -135,7 +135,12 @@ export class Predictor {
     const m = await this.load(runId, weights)
     const started = performance.now()
     let image: PipelineImage
-    if ('fileName' in source) {
+    const channels = m.spec.inputChannels
+    if ('fileName' in source && m.prep) {
+      // A photo set: the picture made as predictFile (and the import) makes it, colour kept.
+      const { size, policy } = m.prep
+      image = { name: source.fileName, width: size, height: size, pixels: await decodeForDataset(source.fileName, source.bytes, { size, channels, policy }), channels }
+    } else if ('fileName' in source) {
       const decoded = await decodeImage(source.fileName, source.bytes)
       try {
         const pre = preprocess(decoded.rgba, decoded.width, decoded.height, { style: m.style, size: SOURCE_SIZE })
@@ -145,9 +150,9 @@ export class Predictor {
         throw err
       }
     } else {
-      if (!Number.isInteger(source.size) || source.size < 1 || source.pixels.length !== source.size * source.size)
-        throw new StudioError('invalid_argument', `inspect: ${source.pixels.length} bytes are not one ${source.size}x${source.size} image.`)
-      image = { name: 'example', width: source.size, height: source.size, pixels: source.pixels }
+      if (!Number.isInteger(source.size) || source.size < 1 || source.pixels.length !== source.size * source.size * channels)
+        throw new StudioError('invalid_argument', `inspect: ${source.pixels.length} bytes are not one ${source.size}x${source.size}${channels === 3 ? 'x3' : ''} image.`)
+      image = { name: 'example', width: source.size, height: source.size, pixels: source.pixels, ...(channels === 3 ? { channels: 3 as const } : {}) }
     }
     if (classIndex !== null && classIndex >= m.spec.numClasses)
       throw new StudioError('invalid_argument', `Run ${runId} has ${m.spec.numClasses} classes; class ${classIndex} does not exist.`)

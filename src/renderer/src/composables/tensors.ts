@@ -55,42 +55,62 @@ export function cssColor(map: ColorMap, t: number): string {
   return `rgb(${Math.round(r)}, ${Math.round(g)}, ${Math.round(b)})`
 }
 
+export interface PaintOptions {
+  min: number
+  max: number
+  map: ColorMap
+  offset?: number
+  /** 3: `values` from `offset` are the R, G, B planes of a [3, H, W] tensor, painted as colour (`map` unused). */
+  channels?: 1 | 3
+  base?: ArrayLike<number> | null
+  baseRange?: { min: number; max: number }
+  /** 3: `base` is a [3, H, W] colour input, shown in colour under the heat. */
+  baseChannels?: 1 | 3
+}
+
 /**
- * Paints an h x w map of `values` (from `offset`) into a canvas of that many pixels, mapping
- * [min, max] onto the colour map. `over`: alpha per pixel follows the value, so a heat map laid
- * over an image leaves the image visible where the map is low.
+ * The RGBA pixels of an h x w map of `values` (from `offset`), mapping [min, max] onto the colour
+ * map. With `base`, the map is laid over that image: its alpha follows the value, so the image
+ * stays visible where the map is low.
  */
-export function paint(
-  canvas: HTMLCanvasElement,
-  values: ArrayLike<number>,
-  w: number,
-  h: number,
-  opts: { min: number; max: number; map: ColorMap; offset?: number; base?: ArrayLike<number> | null; baseRange?: { min: number; max: number } }
-): void {
+export function paintPixels(values: ArrayLike<number>, w: number, h: number, opts: PaintOptions): Uint8ClampedArray {
+  const out = new Uint8ClampedArray(w * h * 4)
+  const span = opts.max - opts.min || 1
+  const off = opts.offset ?? 0
+  const n = w * h
+  const base = opts.base ?? null
+  const bMin = opts.baseRange?.min ?? 0
+  const bSpan = opts.baseRange ? opts.baseRange.max - opts.baseRange.min || 1 : 1
+  const bPlanes = opts.baseChannels === 3 ? [0, n, 2 * n] : [0, 0, 0]
+  for (let i = 0; i < n; i++) {
+    const t = (values[off + i] - opts.min) / span
+    let [r, g, b] =
+      opts.channels === 3
+        ? [1, 2, 3].map((_, c) => Math.min(1, Math.max(0, (values[off + c * n + i] - opts.min) / span)) * 255)
+        : colorOf(opts.map, t)
+    if (base) {
+      // Heat over the image (in colour when it has three planes), blended in by its own strength (at most 70%).
+      const [b0, b1, b2] = bPlanes.map((p) => ((base[p + i] - bMin) / bSpan) * 255)
+      const a = 0.7 * Math.min(1, Math.max(0, t))
+      r = b0 * (1 - a) + r * a
+      g = b1 * (1 - a) + g * a
+      b = b2 * (1 - a) + b * a
+    }
+    out[i * 4] = r
+    out[i * 4 + 1] = g
+    out[i * 4 + 2] = b
+    out[i * 4 + 3] = 255
+  }
+  return out
+}
+
+/** Paints paintPixels' image into a canvas of w x h pixels. */
+export function paint(canvas: HTMLCanvasElement, values: ArrayLike<number>, w: number, h: number, opts: PaintOptions): void {
   const ctx = canvas.getContext?.('2d')
   if (!ctx) return
   canvas.width = w
   canvas.height = h
   const img = ctx.createImageData(w, h)
-  const span = opts.max - opts.min || 1
-  const off = opts.offset ?? 0
-  const base = opts.base ?? null
-  const bSpan = opts.baseRange ? opts.baseRange.max - opts.baseRange.min || 1 : 1
-  for (let i = 0; i < w * h; i++) {
-    const t = (values[off + i] - opts.min) / span
-    let [r, g, b] = colorOf(opts.map, t)
-    if (base) {
-      // Heat over the image: the image in gray, the heat blended in by its own strength (at most 70%).
-      const g0 = ((base[i] - (opts.baseRange?.min ?? 0)) / bSpan) * 255
-      const a = 0.7 * Math.min(1, Math.max(0, t))
-      r = g0 * (1 - a) + r * a
-      g = g0 * (1 - a) + g * a
-      b = g0 * (1 - a) + b * a
-    }
-    img.data[i * 4] = r
-    img.data[i * 4 + 1] = g
-    img.data[i * 4 + 2] = b
-    img.data[i * 4 + 3] = 255
-  }
+  img.data.set(paintPixels(values, w, h, opts))
   ctx.putImageData(img, 0, 0)
 }
