@@ -48,6 +48,11 @@ describe('New run follows a colour dataset', () => {
     expect(f.input.model).toBe('lenet5')
     await f.refreshSummary()
     expect((api.called('models.summary').at(-1) as { spec: ModelSpec }).spec).toMatchObject({ inputChannels: 3, inputSize: 32, numClasses: 3 })
+    // "Reset to preset" (the same preset again, dataset unchanged) brings back the fitted network.
+    f.addLayer(2, 'relu')
+    f.applyPreset(lenetPreset)
+    await settle()
+    expect(f.draft.spec).toEqual(colour)
     // Back to MNIST: fitted from the catalogue's network, not from the colour one.
     f.draft.dataset = 'mnist-sample'
     await settle()

@@ -189,6 +189,8 @@ export const useNewRunStore = defineStore('newRun', () => {
       if (r.validation.source === 'split') draft.fraction = r.validation.fraction
     }
     if (r.schedule) setSchedule(r.schedule)
+    // "Reset to preset" too: the catalogue's network, fitted to the dataset picked.
+    void fitPresetToDataset()
   }
 
   function setSchedule(s: TrainConfig['schedule']): void {
@@ -287,7 +289,7 @@ export const useNewRunStore = defineStore('newRun', () => {
       // Not fitted (an unknown id, a network that cannot take these images): training.start says why.
     }
   }
-  watch(() => [draft.dataset, draft.presetId], () => void fitPresetToDataset())
+  watch(() => draft.dataset, () => void fitPresetToDataset())
 
   watch(
     () => JSON.stringify(draft.spec),
