@@ -3,11 +3,19 @@
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import * as tf from '@tensorflow/tfjs'
 import type { Command } from 'commander'
 import { afterAll, describe, expect, it } from 'vitest'
 import { register as registerModels } from '../../../src/main/cli/models'
 import { register as registerRuns } from '../../../src/main/cli/runs'
 import { register as registerInterop } from '../../../src/main/cli/interop'
+import { register as registerTrain } from '../../../src/main/cli/train'
+import { selectBackend } from '../../../src/main/backends'
+import { splitIndices } from '../../../src/core/data/split'
+import { modelFromArtifacts, toInputTensor } from '../../../src/core/models/io'
+import { DatasetStore } from '../../../src/main/services/datasets'
+import { RunStore } from '../../../src/main/services/runs'
+import { readCheckpoint } from '../../../src/main/storage/checkpoint'
 import { runCli } from '../../helpers/cli'
 
 const FIX = join(__dirname, '../../fixtures/interop')
@@ -67,4 +75,48 @@ describe('conv-studio models import / runs predictions / runs export --format', 
     expect(r.stderr).toMatch(/error: .*images\.u8: /)
     expect(existsSync('/tmp/conv-studio-pwned')).toBe(false)
   })
+})
+
+describe('conv-studio runs predictions --split val', () => {
+  it('prints the best epoch\'s predicted class of every validation example in dataset order (ascending training-set index), as the checkpoint predicts them and as the epoch\'s accuracy counts them', async () => {
+    const trainData = join(dir, 'train-data')
+    const both = (p: Command) => {
+      register(p)
+      registerTrain(p)
+    }
+    const trained = await runCli(both, trainData, ['train', '--model', 'lenet5-modern', '--dataset', 'mnist-sample', '--epochs', '2', '--train-limit', '500', '--val-split', '0.2', '--seed', '3', '--json'])
+    expect(trained.code, trained.stderr).toBe(0)
+    const runId = JSON.parse(trained.stdout.trim().split('\n').at(-1)!).runId as number
+    const r = await runCli(both, trainData, ['runs', 'predictions', String(runId), '--split', 'val', '--json'])
+    expect(r.code, r.stderr).toBe(0)
+    const printed = JSON.parse(r.stdout) as number[]
+
+    // The backend the training worker picked, so the same weights give the same classes.
+    await selectBackend('auto')
+    const store = RunStore.open(trainData)
+    try {
+      const run = store.get(runId)
+      const data = await new DatasetStore({ dataDir: trainData }).load('mnist-sample')
+      const labels = data.train.labels.subarray(0, 500)
+      const { val } = splitIndices(labels, 0.2, 3, true)
+      expect(printed).toHaveLength(val.length)
+      // The epoch's recorded accuracy counts these predictions against the labels in this order.
+      const epoch = store.epochs(runId).find((e) => e.epoch === run.bestEpoch)!
+      expect(printed.filter((p, i) => p === labels[val[i]]).length / val.length).toBeCloseTo(epoch.valAcc, 10)
+      // The best checkpoint predicts the same class for each example, in the same order.
+      const pixels = 28 * 28
+      const images = new Uint8Array(val.length * pixels)
+      val.forEach((idx, i) => images.set(data.train.images.subarray(idx * pixels, (idx + 1) * pixels), i * pixels))
+      const model = await modelFromArtifacts(readCheckpoint(store.weightsDir(runId, 'best')))
+      const x = toInputTensor(images, val.length, 28, run.config.spec, run.config.normalize)
+      const y = tf.argMax(model.apply(x) as tf.Tensor, 1)
+      const own = Array.from((await y.data()) as Int32Array)
+      tf.dispose([x, y])
+      model.dispose()
+      expect(new Set(own).size).toBeGreaterThan(2)
+      expect(printed).toEqual(own)
+    } finally {
+      store.close()
+    }
+  }, 180_000)
 })
