@@ -317,16 +317,26 @@ export function createHttpRunFiles(services: Services, opts: HttpRunFilesOptions
       fileName: 'upload.zip',
       // Errors name the pictures by their place in the zip, not by where the server put it.
       shownAs: 'the uploaded zip',
-      call: (path) =>
-        services.handle('datasets.importImages', {
-          path,
-          name: query.get('name') ?? '',
-          size: num('size'),
-          channels: channels === '1' || channels === '3' ? Number(channels) : 'auto',
-          policy: query.get('policy') ?? undefined,
-          testSplit: num('testSplit'),
-          from: 'an upload from a browser window'
-        })
+      call: async (path) => {
+        const name = query.get('name') ?? ''
+        // The page went away while its pictures were decoded (its Cancel stopped the upload just as
+        // it ended, or the tab closed): nobody waits for this import, so it keeps nothing.
+        const gone = (): void => void services.handle('datasets.cancelImport', { name })
+        res.once('close', gone)
+        try {
+          return await services.handle('datasets.importImages', {
+            path,
+            name,
+            size: num('size'),
+            channels: channels === '1' || channels === '3' ? Number(channels) : 'auto',
+            policy: query.get('policy') ?? undefined,
+            testSplit: num('testSplit'),
+            from: 'an upload from a browser window'
+          })
+        } finally {
+          res.off('close', gone)
+        }
+      }
     })
   }
 
