@@ -4,7 +4,9 @@
 // a stray text file and a duplicate) is picked with the folder picker, zipped in the page and
 // uploaded; the view shows the progress bar, per-class counts, a sample row per class, the skipped
 // list and the duplicate report. Screenshot datasets-folder; axe must find nothing, the page no error.
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+// Then New run on it shows LeNet fitted to 3x32x32 and 4 classes, and a bigger import cancelled
+// from its progress bar leaves no dataset and nothing in the data folder.
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -60,9 +62,42 @@ describe('importing a folder of pictures', () => {
     // The set is in the catalog for a new run, and nothing on the page shows where the server kept the upload.
     expect(await page.locator('[data-testid="datasets-table"]').textContent()).toMatch(/my-shapes/)
     expect(await page.locator('body').textContent()).not.toMatch(/web-transfers|upload\.zip/)
-    await studio.shot('datasets-folder', '[data-testid="class-samples"]')
+    // From the class counts and the Samples heading down: counts, a row per class, skipped files, duplicates.
+    await studio.shot('datasets-folder', '.grid-2:has([data-testid="class-samples"])')
     expect(studio.pageErrors).toEqual([])
     expect(studio.a11yViolations).toEqual([])
+  }, 120_000)
+
+  it('New run on the imported colour set shows lenet5-modern fitted to 3x32x32 and its 4 classes', async () => {
+    await studio.go('/new')
+    await page.selectOption('[data-testid="preset"]', 'lenet5-modern')
+    await page.selectOption('[data-testid="dataset"]', 'my-shapes')
+    // PyTorch's count for 3x32x32 and 4 classes: 456 + 12 + 2,416 + 32 + 48,120 + 240 + 10,164 + 168 + (84 * 4 + 4).
+    await expect.poll(() => page.locator('section[aria-labelledby="model-h"]').textContent(), { timeout: 15_000 }).toMatch(/61,948\s*parameters/)
+    expect(await page.locator('[data-testid="summary-error"]').count()).toBe(0)
+    expect(studio.pageErrors).toEqual([])
+  }, 60_000)
+
+  it('an import cancelled from its progress bar keeps nothing', async () => {
+    const big = join(tmp, 'big shapes')
+    await makeShapesFolder(big, { classes: { 'red circle': ['circle', 'red'], 'blue square': ['square', 'blue'] }, perClass: 400, side: 48, formats: ['png'] })
+    const before = readdirSync(join(studio.dataDir, 'datasets'))
+    await studio.go('/datasets')
+    await page.locator('[data-testid="pictures-folder"]').setInputFiles(big)
+    await expect.poll(() => page.locator('[data-testid="pictures-name"]').inputValue()).toBe('big-shapes')
+    await page.locator('[data-testid="pictures-import-button"]').click()
+    await page.locator('[data-testid="pictures-cancel"]').waitFor()
+    await page.locator('[data-testid="pictures-cancel"]').click()
+    await expect.poll(() => page.locator('[data-testid="pictures-cancelled"]').textContent(), { timeout: 30_000 }).toMatch(/Import cancelled; nothing was kept/)
+    await studio.shot('datasets-folder-cancelled', '[data-testid="pictures-import"]')
+    expect(await page.locator('[data-testid="pictures-import"] [role="alert"]').count()).toBe(0)
+    expect(await page.locator('[data-testid="pictures-progress"]').count()).toBe(0)
+    await studio.go('/datasets')
+    await page.locator('[data-testid="datasets-table"]').waitFor()
+    expect(await page.locator('[data-testid="datasets-table"]').textContent()).not.toMatch(/big-shapes/)
+    expect(existsSync(join(studio.dataDir, 'datasets', 'big-shapes'))).toBe(false)
+    expect(readdirSync(join(studio.dataDir, 'datasets'))).toEqual(before)
+    expect(studio.pageErrors).toEqual([])
   }, 120_000)
 
   it('a zip that is not one says so on the page', async () => {
