@@ -64,16 +64,27 @@ export async function evaluateOnTest(model: tf.LayersModel, spec: ModelSpec, dat
 }
 
 /**
- * The model's checkpoint as model.save() would write it (the same model.json and weights.bin), one
- * weight's bytes out of the backend at a time: save() gathers every weight and concatenates them,
- * which for AlexNet is two more 187 MB copies beside the model.
+ * The model's checkpoint as model.save() would write it (the same model.json and weights.bin),
+ * taken out of the backend a slice of `chunkValues` values at a time: save() gathers every weight
+ * and concatenates them, two more 187 MB copies of AlexNet beside the model, and even one whole
+ * weight out of the backend is AlexNet's 105 MB dense kernel.
  */
-export async function writeModelCheckpoint(dir: string, model: tf.LayersModel): Promise<void> {
+export async function writeModelCheckpoint(dir: string, model: tf.LayersModel, chunkValues = 1 << 20): Promise<void> {
   const weights = model.weights
   async function* bytes(): AsyncGenerator<Uint8Array> {
     for (const w of weights) {
-      const v = await w.read().data()
-      yield new Uint8Array(v.buffer, v.byteOffset, v.byteLength)
+      const flat = tf.reshape(w.read(), [-1])
+      const n = flat.shape[0]
+      try {
+        for (let at = 0; at < n; at += chunkValues) {
+          const part = n <= chunkValues ? flat : tf.slice(flat, at, Math.min(chunkValues, n - at))
+          const v = (await part.data()) as Float32Array
+          if (part !== flat) part.dispose()
+          yield new Uint8Array(v.buffer, v.byteOffset, v.byteLength)
+        }
+      } finally {
+        flat.dispose()
+      }
     }
   }
   const head = {

@@ -73,62 +73,100 @@ function torchFeatureIndex(j: number, [c, h, w]: [number, number, number]): numb
   return ch * h * w + pix
 }
 
-/** Each tfjs weight's values from PyTorch's, in the layout tfjs wants. */
+/**
+ * Moves a[k] to a[dest(k)] for every k, in place (dest is a permutation), following its cycles with
+ * one bit of bookkeeping per value: a layout change of AlexNet's 105 MB dense kernel needs no
+ * second 105 MB array.
+ */
+function permuteInPlace(a: Float32Array, dest: (k: number) => number): Float32Array {
+  const done = new Uint8Array((a.length + 7) >> 3)
+  for (let start = 0; start < a.length; start++) {
+    if (done[start >> 3] & (1 << (start & 7))) continue
+    let k = start
+    let carry = a[k]
+    for (;;) {
+      const d = dest(k)
+      done[d >> 3] |= 1 << (d & 7)
+      if (d === start) {
+        a[d] = carry
+        break
+      }
+      const next = a[d]
+      a[d] = carry
+      carry = next
+      k = d
+    }
+  }
+  return a
+}
+
+/** tfjs' position of the feature PyTorch has at position t after flattening [C, H, W] (the inverse of torchFeatureIndex). */
+function tfjsFeatureIndex(t: number, [c, h, w]: [number, number, number]): number {
+  const ch = Math.floor(t / (h * w))
+  return (t - ch * h * w) * c + ch
+}
+
+/**
+ * Each tfjs weight's values from PyTorch's, in the layout tfjs wants. Rearranges `src` in place
+ * and returns it (the callers own a freshly read buffer); pass a copy to keep the original.
+ */
 export function torchToTfjs(layer: WeightedLayer, role: Role, src: Float32Array): Float32Array {
   const shape = layer.torchShapes[role]!
   if (layer.kind === 'conv' && role === 'weight') {
     const [o, i, kh, kw] = shape
-    const out = new Float32Array(src.length)
-    for (let oo = 0; oo < o; oo++)
-      for (let ii = 0; ii < i; ii++)
-        for (let y = 0; y < kh; y++)
-          for (let x = 0; x < kw; x++) out[((y * kw + x) * i + ii) * o + oo] = src[((oo * i + ii) * kh + y) * kw + x]
-    return out
+    // [oo, ii, y, x] (OIHW) -> [y, x, ii, oo] (HWIO)
+    return permuteInPlace(src, (k) => {
+      const x = k % kw
+      const y = Math.floor(k / kw) % kh
+      const ii = Math.floor(k / (kw * kh)) % i
+      const oo = Math.floor(k / (kw * kh * i))
+      return ((y * kw + x) * i + ii) * o + oo
+    })
   }
   if (layer.kind === 'linear' && role === 'weight') {
     const [o, n] = shape
-    const out = new Float32Array(src.length)
     const from = layer.flattenedFrom
-    for (let j = 0; j < n; j++) {
-      const tj = from ? torchFeatureIndex(j, from) : j
-      for (let oo = 0; oo < o; oo++) out[j * o + oo] = src[oo * n + tj]
-    }
-    return out
+    // [oo, t] -> [j, oo], j = t's tfjs position when the input was flattened
+    return permuteInPlace(src, (k) => {
+      const oo = Math.floor(k / n)
+      const t = k - oo * n
+      return (from ? tfjsFeatureIndex(t, from) : t) * o + oo
+    })
   }
   if (layer.kind === 'bn' && layer.flattenedFrom) {
     const from = layer.flattenedFrom
-    return Float32Array.from({ length: src.length }, (_, j) => src[torchFeatureIndex(j, from)])
+    return permuteInPlace(src, (t) => tfjsFeatureIndex(t, from))
   }
   return src
 }
 
-/** The inverse of torchToTfjs: PyTorch's values from a tfjs weight. */
+/** The inverse of torchToTfjs: PyTorch's values from a tfjs weight, rearranged in place like it. */
 export function tfjsToTorch(layer: WeightedLayer, role: Role, src: Float32Array): Float32Array {
   const shape = layer.torchShapes[role]!
   if (layer.kind === 'conv' && role === 'weight') {
     const [o, i, kh, kw] = shape
-    const out = new Float32Array(src.length)
-    for (let oo = 0; oo < o; oo++)
-      for (let ii = 0; ii < i; ii++)
-        for (let y = 0; y < kh; y++)
-          for (let x = 0; x < kw; x++) out[((oo * i + ii) * kh + y) * kw + x] = src[((y * kw + x) * i + ii) * o + oo]
-    return out
+    // [y, x, ii, oo] (HWIO) -> [oo, ii, y, x] (OIHW)
+    return permuteInPlace(src, (k) => {
+      const oo = k % o
+      const ii = Math.floor(k / o) % i
+      const x = Math.floor(k / (o * i)) % kw
+      const y = Math.floor(k / (o * i * kw))
+      return ((oo * i + ii) * kh + y) * kw + x
+    })
   }
   if (layer.kind === 'linear' && role === 'weight') {
     const [o, n] = shape
-    const out = new Float32Array(src.length)
     const from = layer.flattenedFrom
-    for (let j = 0; j < n; j++) {
-      const tj = from ? torchFeatureIndex(j, from) : j
-      for (let oo = 0; oo < o; oo++) out[oo * n + tj] = src[j * o + oo]
-    }
-    return out
+    // [j, oo] -> [oo, t]
+    return permuteInPlace(src, (k) => {
+      const j = Math.floor(k / o)
+      const oo = k - j * o
+      return oo * n + (from ? torchFeatureIndex(j, from) : j)
+    })
   }
   if (layer.kind === 'bn' && layer.flattenedFrom) {
     const from = layer.flattenedFrom
-    const out = new Float32Array(src.length)
-    for (let j = 0; j < src.length; j++) out[torchFeatureIndex(j, from)] = src[j]
-    return out
+    return permuteInPlace(src, (j) => torchFeatureIndex(j, from))
   }
   return src
 }

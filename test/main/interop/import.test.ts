@@ -66,7 +66,8 @@ describe('importing PyTorch weights reproduces PyTorch', () => {
     const layer = weightedLayers(spec).find((l) => l.flattenedFrom)!
     const kernelIndex = model.getWeights().findIndex((w) => w.shape.length === 2)
     const weights = model.getWeights()
-    const torchLayout = tfjsToTorch(layer, 'weight', (await weights[kernelIndex].data()) as Float32Array)
+    // A copy: the conversions rearrange their input in place, and data() may be the backend's own array.
+    const torchLayout = tfjsToTorch(layer, 'weight', ((await weights[kernelIndex].data()) as Float32Array).slice())
     const unpermuted = torchToTfjs({ ...layer, flattenedFrom: null }, 'weight', torchLayout)
     model.setWeights(weights.map((w, i) => (i === kernelIndex ? tf.tensor(unpermuted, w.shape) : w)))
     expect(maxAbsDiff(await logitsOf(model, 'lenet5'), fixture.logits['lenet5-sequential'])).toBeGreaterThan(1e-2)
