@@ -72,7 +72,7 @@ async function epochTimes(data: DatasetArrays, inspection: boolean): Promise<{ w
  * What the trainer adds per epoch, alone: histograms on a 128-example probe batch, the filter
  * snapshot, and the true-class probabilities of the validation pass (the same ops on its logits).
  */
-function recordingMs(valCount: number): number {
+async function recordingMs(valCount: number): Promise<number> {
   const preset = getPreset('lenet5')!
   const model = buildModel(preset.spec, { init: 'xavier', seed: 1 })
   const x = tf.randomUniform([128, 28, 28, 1]) as tf.Tensor4D
@@ -83,8 +83,8 @@ function recordingMs(valCount: number): number {
   const times: number[] = []
   for (let i = 0; i < 12; i++) {
     const t = performance.now()
-    weightAndGradientHistograms(model, preset.spec, x, y)
-    firstConvFilters(model, preset.spec, 1)
+    await weightAndGradientHistograms(model, preset.spec, x, y)
+    await firstConvFilters(model, preset.spec, 1)
     for (let start = 0; start < valCount; start += chunk) {
       const truth = tf.tidy(() => tf.sum(tf.mul(tf.softmax(logits), oneHot), 1))
       truth.dataSync()
@@ -126,7 +126,7 @@ export async function recordingOverhead(): Promise<Record<string, unknown>> {
     )
   }
   const epochS = median(without)
-  const recMs = recordingMs(EPOCH_TEST)
+  const recMs = await recordingMs(EPOCH_TEST)
   const row = {
     model: 'lenet5 (d2l, sigmoid)',
     backend,

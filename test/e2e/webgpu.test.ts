@@ -2,7 +2,8 @@
 // software Vulkan) on the http://127.0.0.1 page, the real web-mode server and its database. The
 // worker (out/web/worker.js, built from src/worker) is checked layer by layer against the cpu
 // backend, a LeNet-5 run trains through the UI with the browser-GPU choice and is recorded like a
-// child's, and closing the tab mid-run ends a run 'interrupted' with its finished epochs kept.
+// child's (inspection data and resume state included), and closing the tab mid-run ends a run
+// 'interrupted' with its finished epochs kept; resumed from its run page, it goes on where it stopped.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Page } from 'playwright-core'
 import Database from 'better-sqlite3'
@@ -30,13 +31,26 @@ afterAll(async () => {
 })
 
 /** Reads the run as the host recorded it (the database is the host's; this only reads). */
-function recorded(runId: number): { status: string; backend: string | null; device: string | null; error: string | null; epochs: number; steps: number } {
+function recorded(runId: number): {
+  status: string
+  backend: string | null
+  device: string | null
+  error: string | null
+  epochs: number
+  lastEpoch: number | null
+  steps: number
+  inspected: number
+  testProbabilities: number
+} {
   const db = new Database(dataPaths(studio.dataDir).database, { readonly: true, fileMustExist: true })
   try {
     const r = db.prepare('SELECT status, backend, device, error FROM runs WHERE id = ?').get(runId) as { status: string; backend: string | null; device: string | null; error: string | null }
-    const epochs = (db.prepare('SELECT COUNT(*) AS n FROM epochs WHERE run_id = ?').get(runId) as { n: number }).n
+    const epochs = (db.prepare('SELECT COUNT(*) AS n, MAX(epoch) AS last FROM epochs WHERE run_id = ?').get(runId) as { n: number; last: number | null })
     const steps = (db.prepare('SELECT COUNT(*) AS n FROM steps WHERE run_id = ?').get(runId) as { n: number }).n
-    return { ...r, epochs, steps }
+    // Inspection data (histograms, filters per epoch; the test set's true-class probabilities, epoch 0).
+    const inspected = (db.prepare("SELECT COUNT(*) AS n FROM epoch_inspection WHERE run_id = ? AND histograms != '[]'").get(runId) as { n: number }).n
+    const testProbabilities = (db.prepare('SELECT COUNT(*) AS n FROM true_probabilities WHERE run_id = ? AND epoch = 0').get(runId) as { n: number }).n
+    return { ...r, epochs: epochs.n, lastEpoch: epochs.last, steps, inspected, testProbabilities }
   } finally {
     db.close()
   }
@@ -135,6 +149,9 @@ describe("Training in this browser's GPU (Chromium WebGPU on SwiftShader)", () =
     expect(r.device).toMatch(/swiftshader.*software adapter/)
     expect(r.epochs).toBe(2)
     expect(r.steps).toBeGreaterThan(0)
+    // Inspection data as a Node child's run keeps it, and the optimizer state an exact resume needs.
+    expect([r.inspected, r.testProbabilities]).toEqual([2, 1])
+    expect(existsSync(join(dataPaths(studio.dataDir).runDir(runId), 'last', 'train-state.json'))).toBe(true)
     await studio.shot('webgpu-live')
     await studio.go('#/runs')
     await expect.poll(() => page.locator('[data-testid="runs-table"]').textContent(), { timeout: 10_000 }).toContain('browser gpu lenet')
@@ -167,7 +184,26 @@ describe("Training in this browser's GPU (Chromium WebGPU on SwiftShader)", () =
     expect(r.epochs).toBeGreaterThanOrEqual(1)
     // The best weights of the finished epochs are on disk.
     expect(existsSync(join(dataPaths(studio.dataDir).runDir(runId), 'best', 'model.json'))).toBe(true)
-  }, 240_000)
+
+    // Resumed from its run page (the first page trains it now): the saved weights and optimizer
+    // state reach the worker, and the next epoch is recorded after the last one, same run id.
+    const before = recorded(runId).lastEpoch ?? 0
+    await studio.go(`#/runs/${runId}`)
+    await page.click('[data-testid="resume-run"]')
+    await page.waitForURL(new RegExp(`#/live/${runId}$`))
+    const until = Date.now() + 180_000
+    while ((recorded(runId).lastEpoch ?? 0) <= before) {
+      const now = recorded(runId)
+      if (Date.now() > until || ['failed', 'completed'].includes(now.status)) throw new Error(`the resumed run recorded no further epoch: ${JSON.stringify(now)}`)
+      await page.waitForTimeout(250)
+    }
+    const resumed = recorded(runId)
+    expect(resumed.lastEpoch).toBe(before + 1)
+    expect(resumed.epochs).toBe(before + 1)
+    expect(resumed.inspected).toBe(before + 1)
+    await page.click('[data-testid="cancel"]')
+    await expect.poll(() => recorded(runId).status, { timeout: 10_000 }).toBe('cancelled')
+  }, 420_000)
 
   it('no page errors and axe found nothing', () => {
     expect(studio.pageErrors).toEqual([])

@@ -45,7 +45,9 @@ function kernels(model: tf.LayersModel, spec: ModelSpec): { name: string; variab
  * Histograms of every conv/linear kernel and of its gradient on one batch (x, labels): the loss
  * gradient the next step would apply, measured without changing the weights.
  */
-export function weightAndGradientHistograms(model: tf.LayersModel, spec: ModelSpec, x: tf.Tensor4D, labels: tf.Tensor1D): LayerHistogram[] {
+// Async reads throughout: tfjs-backend-webgpu's dataSync loses the device in a Chromium worker on
+// SwiftShader ("Device was destroyed"), as the trainer's own reads note.
+export async function weightAndGradientHistograms(model: tf.LayersModel, spec: ModelSpec, x: tf.Tensor4D, labels: tf.Tensor1D): Promise<LayerHistogram[]> {
   const ks = kernels(model, spec)
   // LayerVariable wraps a tf.Variable of the same name; variableGrads keys its answer by that name.
   const grads = tf.tidy(() => {
@@ -58,11 +60,11 @@ export function weightAndGradientHistograms(model: tf.LayersModel, spec: ModelSp
   })
   try {
     const out: LayerHistogram[] = []
-    ks.forEach((k, i) => {
-      out.push({ layer: k.name, kind: 'weight', ...histogram(k.variable.read().dataSync() as Float32Array) })
+    for (const [i, k] of ks.entries()) {
+      out.push({ layer: k.name, kind: 'weight', ...histogram((await k.variable.read().data()) as Float32Array) })
       const g = grads[i]
-      if (g) out.push({ layer: k.name, kind: 'gradient', ...histogram(g.dataSync() as Float32Array) })
-    })
+      if (g) out.push({ layer: k.name, kind: 'gradient', ...histogram((await g.data()) as Float32Array) })
+    }
     return out
   } finally {
     tf.dispose(grads.filter((g): g is tf.Tensor => g !== null))
@@ -70,17 +72,15 @@ export function weightAndGradientHistograms(model: tf.LayersModel, spec: ModelSp
 }
 
 /** The first convolution's kernels as [out, in, k, k] (PyTorch's layout); null without a convolution. */
-export function firstConvFilters(model: tf.LayersModel, spec: ModelSpec, epoch: number): FilterSnapshot | null {
+export async function firstConvFilters(model: tf.LayersModel, spec: ModelSpec, epoch: number): Promise<FilterSnapshot | null> {
   const first = kernels(model, spec).find((k) => k.name.startsWith('Conv2d-'))
   if (!first) return null
-  return tf.tidy(() => {
-    const w = first.variable.read() // [k, k, in, out]
-    const [kh, kw, cin, cout] = w.shape
-    return {
-      epoch,
-      layer: first.name,
-      shape: [cout, cin, kh, kw] as [number, number, number, number],
-      values: Array.from(tf.transpose(w, [3, 2, 0, 1]).dataSync(), (v) => Math.fround(v))
-    }
-  })
+  const w = first.variable.read() // [k, k, in, out]
+  const [kh, kw, cin, cout] = w.shape
+  const t = tf.transpose(w, [3, 2, 0, 1])
+  try {
+    return { epoch, layer: first.name, shape: [cout, cin, kh, kw], values: Array.from((await t.data()) as Float32Array, (v) => Math.fround(v)) }
+  } finally {
+    t.dispose()
+  }
 }

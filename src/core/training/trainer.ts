@@ -441,7 +441,7 @@ export async function train(
       const opt = optimizer
       const inspection: EpochInspection | undefined =
         probe && val.trueProbabilities
-          ? { histograms: weightAndGradientHistograms(m, spec, probe.x, probe.y), filters: firstConvFilters(m, spec, epoch), trueProbabilities: val.trueProbabilities }
+          ? { histograms: await weightAndGradientHistograms(m, spec, probe.x, probe.y), filters: await firstConvFilters(m, spec, epoch), trueProbabilities: val.trueProbabilities }
           : undefined
       await callbacks.onEpoch?.({
         ...record,
