@@ -118,3 +118,11 @@ with torch.no_grad(): print(json.dumps(load()(x).tolist()))`
     })
   }
 })
+
+describe('a run whose normalisation was never resolved to numbers', () => {
+  it("is not exported in any format (the export could not apply what the run applied), with one clear sentence", async () => {
+    const run = await seededRun(store, 'lenet5', { config: { normalize: 'dataset' } })
+    for (const format of ['onnx', 'pytorch', 'tfjs'] as const)
+      await expect(exportWeights(store, run.id, format, join(dir, `unresolved-${format}`), 'digits')).rejects.toThrow(/normalisation was never resolved to numbers/)
+  })
+})
