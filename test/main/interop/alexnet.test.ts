@@ -1,8 +1,9 @@
 // AlexNet (46,764,746 parameters, 187 MB of float32) through the PyTorch export and back through
-// our own importer: the same logits. Slow by nature (a 187 MB model built, written, exported,
-// read and run twice on 224 x 224 inputs): 7 s alone with the native tfjs backend (33 s beside other work), 12 s with
-// wasm on two cores, so it needs no native build. Only on the pure-JavaScript 'cpu' backend (the
-// last fallback, far slower at 224 x 224 convolutions) is it skipped, and its name says why.
+// our own importer: the same logits. Slow by nature (a 187 MB model built, written, exported, read
+// and run twice on 224 x 224 inputs): 7 s alone with the native tfjs backend (33 s beside other
+// work on two cores), 12 s with wasm, so it needs no native build. Only on the pure-JavaScript
+// 'cpu' backend (the last fallback, far slower at 224 x 224 convolutions) is it skipped, and its
+// name says why.
 import { mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
