@@ -201,9 +201,13 @@ const avgPoolGradKernel: tf.KernelFunc = (args) => {
 
 // wasm's MaxPoolGrad gives wrong gradients (tfjs-backend-wasm 4.22; max error 2.3 on unit-normal
 // inputs against the cpu backend, which made Grad-CAM, saliency and training through max-pooling
-// wrong there). The gradient goes to each window's first maximum, as the cpu backend routes it:
-// tiled windows (pool = stride, LeNet's 2/2) through a one-hot of the argmax, overlapping valid
-// windows (AlexNet's 3/2) through maxPoolWithArgmax + scatter (duplicates add, as they must).
+// wrong there). The gradient goes to each window's first maximum (row-major scan, as the cpu
+// backend routes it), for any valid windows:
+//  * tiled windows (pool = stride, LeNet's 2/2): one reshape puts each window on its own axis;
+//  * other strides (AlexNet's overlapping 3/2): each of the fh*fw window offsets is a strided view
+//    of the input; the first maximum is picked across those views, and each view's share of dy is
+//    put back at its strided positions (zero-dilated, shifted) and summed, so a pixel that is the
+//    maximum of two overlapping windows gets both gradients, as it must.
 const maxPoolGradKernel: tf.KernelFunc = (args) => {
   const attrs = args.attrs as { filterSize: number | [number, number]; strides: number | [number, number]; pad: unknown; dimRoundingMode?: unknown }
   const [fh, fw] = pair(attrs.filterSize)
@@ -211,15 +215,15 @@ const maxPoolGradKernel: tf.KernelFunc = (args) => {
   const dy = args.inputs.dy
   const input = args.inputs.input
   const original = originalKernels.get(tf.MaxPoolGrad)
-  if (!(dy instanceof tf.Tensor) || !(input instanceof tf.Tensor) || dy.rank !== 4 || attrs.pad !== 'valid' || attrs.dimRoundingMode != null || fh !== sh || fw !== sw) {
+  if (!(dy instanceof tf.Tensor) || !(input instanceof tf.Tensor) || dy.rank !== 4 || attrs.pad !== 'valid' || attrs.dimRoundingMode != null) {
     if (!original) throw new WasmKernelError("MaxPoolGrad: the wasm backend's own kernel was not found")
     return original(args)
   }
   const x = input as tf.Tensor4D
   const [n, oh, ow, c] = (dy as tf.Tensor4D).shape
   const [, h, w] = x.shape
-  return tf.tidy(() => {
-    {
+  if (fh === sh && fw === sw) {
+    return tf.tidy(() => {
       const windows = tf.slice(x, [0, 0, 0, 0], [n, oh * fh, ow * fw, c])
       // [n, oh, ow, c, fh*fw]: each window's values in row-major order, as the cpu backend scans them.
       const flat = tf.reshape(tf.transpose(tf.reshape(windows, [n, oh, fh, ow, fw, c]), [0, 1, 3, 5, 2, 4]), [n, oh, ow, c, fh * fw])
@@ -227,7 +231,22 @@ const maxPoolGradKernel: tf.KernelFunc = (args) => {
       const spread = tf.mul(first, tf.reshape(dy, [n, oh, ow, c, 1]))
       const dx = tf.reshape(tf.transpose(tf.reshape(spread, [n, oh, ow, c, fh, fw]), [0, 1, 4, 2, 5, 3]), [n, oh * fh, ow * fw, c]) as tf.Tensor4D
       return padOrCrop(dx, 0, h - oh * fh, 0, w - ow * fw)
-    }
+    })
+  }
+  return tf.tidy(() => {
+    const offsets: [number, number][] = []
+    for (let i = 0; i < fh; i++) for (let j = 0; j < fw; j++) offsets.push([i, j])
+    // views[k][b, p, q, ch] = x[b, p*sh + i, q*sw + j, ch] for offset k = (i, j).
+    const views = offsets.map(([i, j]) => tf.stridedSlice(x, [0, i, j, 0], [n, i + (oh - 1) * sh + 1, j + (ow - 1) * sw + 1, c], [1, sh, sw, 1]))
+    const first = tf.oneHot(tf.argMax(tf.stack(views, 4), 4), fh * fw)
+    const shares = tf.unstack(tf.mul(first, tf.reshape(dy, [n, oh, ow, c, 1])), 4)
+    const placed = offsets.map(([i, j], k) => {
+      // Zero-dilate by the stride: [n, oh, 1, ow, 1, c] padded to [n, oh, sh, ow, sw, c], then crop the tail.
+      const spaced = tf.reshape(tf.pad(tf.reshape(shares[k], [n, oh, 1, ow, 1, c]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]), [n, oh * sh, ow * sw, c]) as tf.Tensor4D
+      const dilated = tf.slice(spaced, [0, 0, 0, 0], [n, (oh - 1) * sh + 1, (ow - 1) * sw + 1, c]) as tf.Tensor4D
+      return padOrCrop(dilated, i, h - i - dilated.shape[1], j, w - j - dilated.shape[2])
+    })
+    return tf.addN(placed)
   })
 }
 

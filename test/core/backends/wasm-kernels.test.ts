@@ -108,22 +108,34 @@ describe('wasm convolution gradients', () => {
   }
 
   // wasm 4.22's own MaxPoolGrad is wrong (2.3 max error here): Grad-CAM, saliency and training
-  // through max-pooling went wrong on wasm. Tiled windows (LeNet's 2/2) now route like cpu.
-  const poolShapes: [number, number, number, number][] = [[2, 28, 28, 6], [2, 13, 13, 3], [1, 10, 10, 16]]
-  for (const shape of poolShapes) {
-    it(`max-pool 2/2 input gradient on [${shape.join(', ')}] equals the cpu backend's, ties after a ReLU included`, async () => {
+  // through max-pooling went wrong on wasm. Tiled windows (LeNet's 2/2), overlapping ones (AlexNet's
+  // 3/2) and windows with gaps between them now route like cpu.
+  const poolCases: { shape: [number, number, number, number]; pool: number; stride: number }[] = [
+    { shape: [2, 28, 28, 6], pool: 2, stride: 2 },
+    { shape: [2, 13, 13, 3], pool: 2, stride: 2 },
+    { shape: [1, 10, 10, 16], pool: 2, stride: 2 },
+    { shape: [2, 27, 27, 4], pool: 3, stride: 2 },
+    { shape: [1, 13, 13, 5], pool: 3, stride: 2 },
+    { shape: [2, 11, 11, 2], pool: 2, stride: 3 }
+  ]
+  for (const { shape, pool, stride } of poolCases) {
+    it(`max-pool ${pool}/${stride} input gradient on [${shape.join(', ')}] equals the cpu backend's, ties after a ReLU included`, async () => {
+      const out = (size: number) => Math.floor((size - pool) / stride) + 1
+      const dyShape: [number, number, number, number] = [shape[0], out(shape[1]), out(shape[2]), shape[3]]
       const grad = () =>
         tf.tidy(() => {
           const x = tf.tensor4d(seeded(shape.reduce((a, b) => a * b), 5), shape)
-          const dy = tf.tensor4d(seeded((shape[0] * Math.floor(shape[1] / 2) * Math.floor(shape[2] / 2) * shape[3]), 6), [shape[0], Math.floor(shape[1] / 2), Math.floor(shape[2] / 2), shape[3]])
-          const plain = tf.grad((t: tf.Tensor) => tf.maxPool(t as tf.Tensor4D, 2, 2, 'valid').mul(dy).sum())(x).dataSync() as Float32Array
-          const afterRelu = tf.grad((t: tf.Tensor) => tf.maxPool(tf.relu(t) as tf.Tensor4D, 2, 2, 'valid').mul(dy).sum())(x).dataSync() as Float32Array
+          const dy = tf.tensor4d(seeded(dyShape.reduce((a, b) => a * b), 6), dyShape)
+          const plain = tf.grad((t: tf.Tensor) => tf.maxPool(t as tf.Tensor4D, pool, stride, 'valid').mul(dy).sum())(x).dataSync() as Float32Array
+          const afterRelu = tf.grad((t: tf.Tensor) => tf.maxPool(tf.relu(t) as tf.Tensor4D, pool, stride, 'valid').mul(dy).sum())(x).dataSync() as Float32Array
           return { plain, afterRelu }
         })
       await tf.setBackend('cpu')
       const ref = grad()
       await tf.setBackend('wasm')
+      const before = tf.memory().numTensors
       const got = grad()
+      expect(tf.memory().numTensors).toBe(before)
       expect(relativeError(got.plain, ref.plain)).toBeLessThan(1e-6)
       expect(relativeError(got.afterRelu, ref.afterRelu)).toBeLessThan(1e-6)
     })
