@@ -47,6 +47,38 @@ export function isSoftwareAdapter(info: { vendor?: string; architecture?: string
   return /swiftshader|llvmpipe|lavapipe|softpipe|\bwarp\b|basic render/.test(text)
 }
 
+interface GpuAdapterLike {
+  info?: { vendor?: string; architecture?: string; description?: string; isFallbackAdapter?: boolean }
+  isFallbackAdapter?: boolean
+}
+
+/**
+ * The adapter this browser context's WebGPU offers (asked for 'high-performance', as
+ * tfjs-backend-webgpu asks), or why there is none. Browser code only: the page, the training
+ * worker and the desktop app's hidden GPU window. `missing` says what to do when WebGPU is absent.
+ */
+export async function findAdapter(missing: string): Promise<{ adapter: BrowserAdapter | null; reason: string | null }> {
+  const nav = (globalThis as { navigator?: { gpu?: { requestAdapter(o?: object): Promise<GpuAdapterLike | null> } } }).navigator
+  if (!nav?.gpu) return { adapter: null, reason: `This browser has no WebGPU (navigator.gpu is missing)${missing ? `: ${missing}` : '.'}` }
+  let a: GpuAdapterLike | null = null
+  try {
+    a = await nav.gpu.requestAdapter({ powerPreference: 'high-performance' })
+  } catch (err) {
+    return { adapter: null, reason: `WebGPU gave no adapter: ${(err as Error).message}` }
+  }
+  if (!a) return { adapter: null, reason: 'WebGPU gave no adapter (the GPU is blocklisted or disabled in this browser).' }
+  const info = a.info ?? {}
+  const base = { vendor: info.vendor ?? '', architecture: info.architecture ?? '', description: info.description ?? '' }
+  return { adapter: { ...base, software: isSoftwareAdapter({ ...base, isFallbackAdapter: a.isFallbackAdapter ?? info.isFallbackAdapter }) }, reason: null }
+}
+
+/** The browser and version from the user agent (browser code only). */
+export function browserName(): string {
+  const ua = (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent ?? ''
+  const m = /(Edg|Chrome|Firefox|Safari)\/[\d.]+/.exec(ua)
+  return m ? m[0] : 'unknown browser'
+}
+
 // ---------------------------------------------------------------------------------------------
 // Host → page (the 'browserGpu.toWorker' event, sent to the one window that holds the run).
 

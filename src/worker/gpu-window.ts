@@ -5,8 +5,7 @@
 // (worker.js, built from src/worker/index.ts) per run, and relays the worker's messages. The
 // worker's route requests travel through here too ('tunnel': there is no server to fetch from) and
 // their answers go back to the worker that asked. Browser code: no Node, no Electron.
-import { GPU_WINDOW_PORT, type BrowserGpuInfo, type PageToWorker, type PortToHost, type PortToWindow, type WorkerToPage } from '../shared/browser-gpu'
-import { browserName, findAdapter } from './gpu'
+import { browserName, findAdapter, GPU_WINDOW_PORT, type BrowserGpuInfo, type PageToWorker, type PortToHost, type PortToWindow, type WorkerToPage } from '../shared/browser-gpu'
 
 // Only the one message the preload forwards from main counts: it comes from this window itself.
 self.addEventListener('message', (e: MessageEvent) => {
@@ -63,7 +62,7 @@ async function serve(port: MessagePort): Promise<void> {
     }
   }
 
-  const { adapter, reason } = await findAdapter()
+  const { adapter, reason } = await findAdapter('')
   const info: BrowserGpuInfo = { adapter, reason, examplesPerSec: null, browser: browserName() }
   toHost({ type: 'call', method: 'browserGpu.register', args: info })
 }

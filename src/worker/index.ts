@@ -18,8 +18,10 @@ import type { DatasetArrays } from '../core/data/types'
 import { filesHttp } from '../shared/contract'
 import type { DatasetStyle, TrainConfig } from '../shared/schemas'
 import {
-  frame,
   adapterLabel,
+  browserName,
+  findAdapter,
+  frame,
   unframe,
   workerKeyHeader,
   type CheckpointHeader,
@@ -31,7 +33,6 @@ import {
   type WorkerStart,
   type WorkerToPage
 } from '../shared/browser-gpu'
-import { browserName, currentAdapter } from './gpu'
 import { layerParity } from './parity'
 
 const scope = self as unknown as { postMessage(m: unknown, transfer?: Transferable[]): void; onmessage: ((e: MessageEvent) => void) | null }
@@ -171,7 +172,7 @@ async function runTraining(start: Start): Promise<void> {
   const request = requester(start)
   abort = new AbortController()
   await useWebGpu((why) => send({ type: 'lost', message: why }))
-  const adapter = await currentAdapter()
+  const { adapter } = await findAdapter('')
   const data = await fetchDataset(start, request)
   const from = await fetchStart(start, request)
   const device = adapter ? `${adapterLabel(adapter)}${adapter.software ? ' (software adapter)' : ''}` : null

@@ -6,14 +6,9 @@
 // 'interrupted'. In the desktop app a hidden GPU window of main's trains these runs instead
 // (src/main/transports/electron-gpu-window.ts); this page only shows what that window reported.
 import { reactive } from 'vue'
-import { isSoftwareAdapter, type BrowserAdapter, type BrowserGpuInfo, type PageToWorker, type WorkerToPage } from '../../../shared/browser-gpu'
+import { browserName, findAdapter, type BrowserAdapter, type BrowserGpuInfo, type PageToWorker, type WorkerToPage } from '../../../shared/browser-gpu'
 import type { StudioClient } from './types'
 import { pageToken } from './ws-client'
-
-interface GpuAdapterLike {
-  info?: { vendor?: string; architecture?: string; description?: string; isFallbackAdapter?: boolean }
-  isFallbackAdapter?: boolean
-}
 
 /** What the page knows about its GPU; the views read it. */
 export const browserGpu = reactive<{ checked: boolean; info: BrowserGpuInfo | null; measuring: boolean; measureError: string | null; training: number[] }>({
@@ -28,26 +23,6 @@ const MEASURED_KEY = 'conv-studio:browser-gpu-lenet'
 
 function workerUrl(): URL {
   return new URL('./worker.js', document.baseURI)
-}
-
-async function findAdapter(): Promise<{ adapter: BrowserAdapter | null; reason: string | null }> {
-  const gpu = (navigator as unknown as { gpu?: { requestAdapter(o?: object): Promise<GpuAdapterLike | null> } }).gpu
-  if (!gpu) return { adapter: null, reason: 'This browser has no WebGPU (navigator.gpu is missing): use a recent Chrome or Edge, on http://127.0.0.1 or https.' }
-  let a: GpuAdapterLike | null = null
-  try {
-    a = await gpu.requestAdapter({ powerPreference: 'high-performance' })
-  } catch (err) {
-    return { adapter: null, reason: `WebGPU gave no adapter: ${(err as Error).message}` }
-  }
-  if (!a) return { adapter: null, reason: 'WebGPU gave no adapter (the GPU is blocklisted or disabled in this browser).' }
-  const info = a.info ?? {}
-  const base = { vendor: info.vendor ?? '', architecture: info.architecture ?? '', description: info.description ?? '' }
-  return { adapter: { ...base, software: isSoftwareAdapter({ ...base, isFallbackAdapter: a.isFallbackAdapter ?? info.isFallbackAdapter }) }, reason: null }
-}
-
-function browserName(): string {
-  const m = /(Edg|Chrome|Firefox|Safari)\/[\d.]+/.exec(navigator.userAgent)
-  return m ? m[0] : 'unknown browser'
 }
 
 function measuredKey(a: BrowserAdapter): string {
@@ -104,7 +79,7 @@ export async function startBrowserGpu(api: StudioClient): Promise<void> {
   api.onConnection?.((s) => {
     if (s === 'reconnected') void register()
   })
-  const { adapter, reason } = await findAdapter()
+  const { adapter, reason } = await findAdapter('use a recent Chrome or Edge, on http://127.0.0.1 or https.')
   const saved = adapter ? Number(window.localStorage.getItem(measuredKey(adapter))) : NaN
   browserGpu.info = { adapter, reason, examplesPerSec: Number.isFinite(saved) && saved > 0 ? saved : null, browser: browserName() }
   browserGpu.checked = true
