@@ -40,8 +40,16 @@ export interface PoolOps {
   grad(dy: tf.Tensor, x: tf.Tensor, y: tf.Tensor): tf.Tensor
 }
 
+/** Batch normalisation in training mode over every axis but the last (N, or N, H, W). */
+export interface BatchNormOps {
+  /** y from the batch's own statistics, the batch mean and biased variance, and what grad() needs. */
+  forward(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor; saved: tf.Tensor[] }
+  grad(dy: tf.Tensor, x: tf.Tensor, gamma: tf.Tensor, saved: tf.Tensor[]): { dx: tf.Tensor; dgamma: tf.Tensor; dbeta: tf.Tensor }
+}
+
 export interface StepOps {
   readonly native: boolean
+  batchNorm(epsilon: number): BatchNormOps
   conv(g: ConvGeom): ConvOps
   pool(g: PoolGeom, max: boolean): PoolOps
   /** x + b, b broadcast over the last axis. */
@@ -81,6 +89,25 @@ function biasGradOf(dy: tf.Tensor, reshape: (x: tf.Tensor, s: number[]) => tf.Te
 export function portableOps(): StepOps {
   return {
     native: false,
+    batchNorm: (epsilon) => ({
+      // tfjs-layers' own arithmetic: moments (biased variance), then (x - mean) * rsqrt(var + eps) * gamma + beta.
+      forward: (x, gamma, beta) => {
+        const axes = x.shape.slice(0, -1).map((_, i) => i)
+        const { mean, variance } = tf.moments(x, axes)
+        const invStd = tf.rsqrt(tf.add(variance, epsilon))
+        const xhat = tf.mul(tf.sub(x, mean), invStd)
+        return { y: tf.add(tf.mul(xhat, gamma), beta), mean, variance, saved: [xhat, invStd] }
+      },
+      // d(loss)/dx = gamma * invStd * (dy - mean(dy) - xhat * mean(dy * xhat)), the means over the reduced axes.
+      grad: (dy, x, gamma, [xhat, invStd]) => {
+        const axes = x.shape.slice(0, -1).map((_, i) => i)
+        const count = x.size / x.shape[x.rank - 1]
+        const dbeta = tf.sum(dy, axes)
+        const dgamma = tf.sum(tf.mul(dy, xhat), axes)
+        const centred = tf.sub(tf.sub(dy, tf.div(dbeta, count)), tf.mul(xhat, tf.div(dgamma, count)))
+        return { dx: tf.mul(centred, tf.mul(gamma, invStd)), dgamma, dbeta }
+      }
+    }),
     conv: ({ strides, pad }) => {
       const attrs = { strides, pad, dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode: undefined }
       return {
@@ -168,6 +195,8 @@ export function nativeOps(node: NodeBackend): StepOps {
     }
     return t
   }
+  let empty: tf.Tensor | null = null
+  const noStatistics = (): tf.Tensor => (empty ??= tf.keep(tf.tensor1d([], 'float32')))
   const sumAttrs = [bool('keep_dims', false), T, type('Tidx', b.TF_INT32)]
   const sum0 = (x: tf.Tensor) => one('Sum', sumAttrs, [x, int32([0])])
   const reshape = (x: tf.Tensor, shape: number[]) => one('Reshape', [T, type('Tshape', b.TF_INT32)], [x, int32(shape)])
@@ -175,6 +204,25 @@ export function nativeOps(node: NodeBackend): StepOps {
 
   return {
     native: true,
+    batchNorm: (epsilon) => {
+      const attrs = [T, type('U', b.TF_FLOAT), { name: 'epsilon', type: b.TF_ATTR_FLOAT, value: epsilon }, nhwc, bool('is_training', true)]
+      const as4d = (t: tf.Tensor) => (t.rank === 4 ? t : reshape(t, [t.shape[0], 1, 1, t.size / t.shape[0]]))
+      return {
+        // One FusedBatchNormV3 op. Its batch_variance output is Bessel-corrected (for running averages);
+        // tfjs-layers averages the biased variance, so it is scaled back by (n - 1) / n.
+        forward: (x, gamma, beta) => {
+          const count = x.size / x.shape[x.rank - 1]
+          // Training mode takes no running statistics: empty inputs.
+          const none = noStatistics()
+          const [y, mean, unbiased, r1, r2, r3] = node.executeMultipleOutputs('FusedBatchNormV3', attrs, [as4d(x), gamma, beta, none, none], 6)
+          return { y: x.rank === 4 ? y : reshape(y, x.shape), mean, variance: one('Mul', [T], [unbiased, scalar(count > 1 ? (count - 1) / count : 1)]), saved: [r1, r2, r3] }
+        },
+        grad: (dy, x, gamma, [r1, r2, r3]) => {
+          const [dx, dgamma, dbeta] = node.executeMultipleOutputs('FusedBatchNormGradV3', attrs, [as4d(dy), as4d(x), gamma, r1, r2, r3], 5)
+          return { dx: x.rank === 4 ? dx : reshape(dx, x.shape), dgamma, dbeta }
+        }
+      }
+    },
     conv: ({ strides, pad }) => {
       const attrs = [T, ints('strides', [1, strides[0], strides[1], 1]), padding(pad), nhwc, bool('use_cudnn_on_gpu', true), ints('dilations', [1, 1, 1, 1])]
       return {
@@ -220,7 +268,8 @@ export function nativeOps(node: NodeBackend): StepOps {
       return sum0(one('Cast', [type('SrcT', b.TF_BOOL), type('DstT', b.TF_FLOAT), bool('Truncate', false)], [hits])) as tf.Scalar
     },
     dispose: () => {
-      tf.dispose([...constants.values(), ...floats.values()])
+      tf.dispose([...constants.values(), ...floats.values(), ...(empty ? [empty] : [])])
+      empty = null
       constants.clear()
       floats.clear()
     }

@@ -146,6 +146,31 @@ function stageFor(layer: tf.layers.Layer, ops: StepOps): Stage | null {
         backward: (dy, [y], needDx) => ({ grads: [], dx: needDx ? f.grad(dy, y) : null })
       }
     }
+    case 'BatchNormalization': {
+      const axis = cfg.axis
+      if ((axis !== -1 && axis !== undefined) || cfg.center !== true || cfg.scale !== true || vars.length !== 2) throw new Unsupported(`${layer.name}: batch norm other than over the last axis with scale and centre`)
+      const [gamma, beta] = vars
+      const [movingMean, movingVariance] = layer.nonTrainableWeights
+      const momentum = Number(cfg.momentum)
+      const bn = ops.batchNorm(Number(cfg.epsilon))
+      return {
+        vars,
+        kernels: [],
+        forward: (x) => {
+          const { y, mean, variance, saved } = bn.forward(x, gamma, beta)
+          // The moving statistics, as tfjs-layers updates them in training: m - (m - batch) * (1 - momentum).
+          for (const [moving, batch] of [[movingMean, mean], [movingVariance, variance]] as const) {
+            const m = moving.read()
+            moving.write(tf.sub(m, tf.mul(tf.sub(m, batch), 1 - momentum)))
+          }
+          return { y, saved: [x, ...saved] }
+        },
+        backward: (dy, [x, ...saved], needDx) => {
+          const { dx, dgamma, dbeta } = bn.grad(dy, x, gamma, saved)
+          return { grads: [dgamma, dbeta], dx: needDx ? dx : null }
+        }
+      }
+    }
     case 'LeakyReLU': {
       const alpha = Number(cfg.alpha)
       return {

@@ -63,7 +63,7 @@ export const leakyDropoutNet: ModelSpec = {
   ]
 }
 
-/** Batch norm (2-D and 1-D): not covered by the explicit step, so the tape step trains it. */
+/** Batch norm (2-D and 1-D), in training mode: batch statistics, moving statistics updated. */
 export const batchNormNet: ModelSpec = {
   name: 'batchnorm',
   inputSize: 8,

@@ -25,7 +25,7 @@ describe('training step kinds on the native backend', () => {
     ['conv same padding, sigmoid, avg-pool, linear', sigmoidNet, 'explicit'],
     ['strided conv with zero padding, relu, max-pool, tanh', reluNet, 'explicit'],
     ['leaky relu and seeded dropout', leakyDropoutNet, 'explicit'],
-    ['batch norm 2d and 1d', batchNormNet, 'tape']
+    ['batch norm 2d and 1d', batchNormNet, 'explicit']
   ] as const
   for (const [name, spec, kind] of cases) {
     it(`${name}: ${kind} step equals the reference (SGD, and momentum with weight decay)`, (ctx) => {
@@ -47,7 +47,7 @@ describe('training step kinds on the native backend', () => {
   const presets = [
     ['lenet5', 'explicit', 64, 0.9],
     ['lenet5-leaky', 'explicit', 64, 0.1],
-    ['lenet5-modern', 'tape', 64, 0.1],
+    ['lenet5-modern', 'explicit', 64, 0.1],
     ['alexnet', 'explicit', 2, 0.01]
   ] as const
   for (const [id, kind, batchSize, lr] of presets) {

@@ -21,7 +21,7 @@ describe('training step kinds on the cpu backend', () => {
     ['conv same padding, sigmoid, avg-pool, linear', sigmoidNet, 'explicit'],
     ['strided conv with zero padding, relu, max-pool, tanh', reluNet, 'explicit'],
     ['leaky relu and seeded dropout', leakyDropoutNet, 'explicit'],
-    ['batch norm 2d and 1d', batchNormNet, 'tape']
+    ['batch norm 2d and 1d', batchNormNet, 'explicit']
   ] as const
   for (const [name, spec, kind] of cases) {
     for (const optimizer of ['sgd', 'adam'] as const) {
@@ -63,10 +63,9 @@ describe('training step kinds on the cpu backend', () => {
     expect(c.weightDiff).toBeLessThan(TOL)
   })
 
-  it('LeNet-5 (modern, batch norm) preset: falls back to the tape step, which equals the reference', () => {
+  it('LeNet-5 (modern, batch norm) preset: explicit step equals the reference, moving statistics included', () => {
     const c = compareWithReference(getPreset('lenet5-modern')!.spec, { batchSize: 4, lr: 0.1, steps: 1 })
-    expect(c.kind).toBe('tape')
-    expect(c.fallbackReason).toMatch(/BatchNormalization/)
+    expect(c.kind).toBe('explicit')
     expect(c.gradDiff).toBeLessThan(TOL)
     expect(c.weightDiff).toBeLessThan(TOL)
     expect(c.stateDiff).toBeLessThan(TOL)
