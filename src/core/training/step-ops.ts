@@ -71,8 +71,27 @@ export interface StepOps {
   softmaxCrossEntropy(logits: tf.Tensor, onehot: tf.Tensor): { loss: tf.Scalar; dlogits: tf.Tensor }
   /** Number of rows whose arg-max equals the label, as a float32 scalar. */
   countCorrect(logits: tf.Tensor, labels: tf.Tensor): tf.Scalar
+  /**
+   * The optimizer's own update, with its own arithmetic and its own state (moments, iterations),
+   * for plain SGD and Adam on the native backend; false where the caller must call
+   * optimizer.applyGradients itself.
+   */
+  applyGradients(optimizer: tf.Optimizer, grads: tf.NamedTensorMap): boolean
   /** Tensors the ops keep between steps (shape and axis constants). */
   dispose(): void
+}
+
+/** What tfjs 4.22's AdamOptimizer keeps (adam_optimizer.ts); read and written as it does. */
+interface AdamState {
+  learningRate: number
+  beta1: number
+  beta2: number
+  epsilon: number
+  accBeta1: tf.Variable
+  accBeta2: tf.Variable
+  accumulatedFirstMoment: ({ originalName: string; variable: tf.Variable } | undefined)[]
+  accumulatedSecondMoment: ({ originalName: string; variable: tf.Variable } | undefined)[]
+  incrementIterations(): void
 }
 
 const runKernel = (name: string, inputs: tf.NamedTensorMap, attrs: object): tf.Tensor =>
@@ -145,6 +164,7 @@ export function portableOps(): StepOps {
       return { loss, dlogits: tf.div(tf.sub(tf.exp(logp), onehot), n) }
     },
     countCorrect: (logits, labels) => tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32')) as tf.Scalar,
+    applyGradients: () => false,
     dispose: () => undefined
   }
 }
@@ -266,6 +286,48 @@ export function nativeOps(node: NodeBackend): StepOps {
       const predicted = one('ArgMax', [T, type('Tidx', b.TF_INT32), type('output_type', b.TF_INT32)], [logits, int32([1], [])])
       const hits = one('Equal', [type('T', b.TF_INT32)], [predicted, labels])
       return sum0(one('Cast', [type('SrcT', b.TF_BOOL), type('DstT', b.TF_FLOAT), bool('Truncate', false)], [hits])) as tf.Scalar
+    },
+    applyGradients: (optimizer, grads) => {
+      const cls = optimizer.getClassName()
+      const names = Object.keys(grads)
+      const variable = (name: string) => tf.engine().registeredVariables[name]
+      const add = (x: tf.Tensor, y: tf.Tensor) => one('Add', [T], [x, y])
+      const mul = (x: tf.Tensor, y: tf.Tensor) => one('Mul', [T], [x, y])
+      if (cls === 'SGD') {
+        // SGDOptimizer: value + (-lr) * g.
+        const o = optimizer as unknown as { learningRate: number; incrementIterations(): void }
+        for (const name of names) variable(name).assign(add(mul(scalar(-o.learningRate), grads[name]), variable(name)))
+        o.incrementIterations()
+        return true
+      }
+      if (cls !== 'Adam') return false
+      // AdamOptimizer.applyGradients, op for op: the moments are indexed by the gradients' order, and
+      // created as it creates them, so saved optimizer states and resumed runs stay the same.
+      const o = optimizer as unknown as AdamState
+      tf.tidy(() => {
+        const oneMinusAccBeta1 = one('Sub', [T], [scalar(1), o.accBeta1])
+        const oneMinusAccBeta2 = one('Sub', [T], [scalar(1), o.accBeta2])
+        names.forEach((name, i) => {
+          const value = variable(name)
+          o.accumulatedFirstMoment[i] ??= { originalName: `${name}/m`, variable: tf.tidy(() => tf.zerosLike(value).variable(false)) }
+          o.accumulatedSecondMoment[i] ??= { originalName: `${name}/v`, variable: tf.tidy(() => tf.zerosLike(value).variable(false)) }
+          const g = grads[name]
+          const m = o.accumulatedFirstMoment[i]!.variable
+          const v = o.accumulatedSecondMoment[i]!.variable
+          const m1 = add(mul(m, scalar(o.beta1)), mul(g, scalar(1 - o.beta1)))
+          const v1 = add(mul(v, scalar(o.beta2)), mul(one('Square', [T], [g]), scalar(1 - o.beta2)))
+          const mHat = one('RealDiv', [T], [m1, oneMinusAccBeta1])
+          const vHat = one('RealDiv', [T], [v1, oneMinusAccBeta2])
+          m.assign(m1)
+          v.assign(v1)
+          const stepDir = one('RealDiv', [T], [mHat, add(one('Sqrt', [T], [vHat]), scalar(o.epsilon))])
+          value.assign(add(mul(stepDir, scalar(-o.learningRate)), value))
+        })
+        o.accBeta1.assign(mul(o.accBeta1, scalar(o.beta1)))
+        o.accBeta2.assign(mul(o.accBeta2, scalar(o.beta2)))
+      })
+      o.incrementIterations()
+      return true
     },
     dispose: () => {
       tf.dispose([...constants.values(), ...floats.values(), ...(empty ? [empty] : [])])

@@ -350,14 +350,10 @@ export function makeTrainStep(model: tf.LayersModel, optimizer: tf.Optimizer, op
     }
     return { loss, logits, grads }
   }
-  // Plain SGD on the native backend is updated here with tfjs' own arithmetic (w + (-lr) * g), as 2
-  // binding calls per weight instead of 2 engine ops; every other optimizer updates itself.
-  const sgd = ops.native && optimizer.getClassName() === 'SGD' ? (optimizer as unknown as { learningRate: number; incrementIterations(): void }) : null
+  // SGD and Adam on the native backend update through the binding with the optimizers' own
+  // arithmetic and state (2 and 14 calls per weight); every other case lets the optimizer do it.
   const apply = (grads: tf.NamedTensorMap): void => {
-    if (!sgd) return void optimizer.applyGradients(grads)
-    const lr = sgd.learningRate
-    for (const v of trainable) v.assign(ops.add(v, ops.scale(grads[v.name], -lr)))
-    sgd.incrementIterations()
+    if (!ops.applyGradients(optimizer, grads)) optimizer.applyGradients(grads)
   }
   return {
     kind: 'explicit',

@@ -28,18 +28,20 @@ describe('training step kinds on the native backend', () => {
     ['batch norm 2d and 1d', batchNormNet, 'explicit']
   ] as const
   for (const [name, spec, kind] of cases) {
-    it(`${name}: ${kind} step equals the reference (SGD, and momentum with weight decay)`, (ctx) => {
+    it(`${name}: ${kind} step equals the reference (SGD, Adam, and momentum with weight decay)`, (ctx) => {
       if (nativeError) ctx.skip()
       // Not with batch norm: weight decay turns the pre-batch-norm bias's noise gradient (step-cases.ts)
       // into a small real one that the noise then dominates (1e-4 relative).
       const decay = spec === batchNormNet ? 0 : 0.01
-      for (const o of [{ optimizer: 'sgd' as const, lr: 0.5 }, { optimizer: 'momentum' as const, lr: 0.1, weightDecay: decay }]) {
+      // Adam: the native step updates through the binding with AdamOptimizer's arithmetic and state.
+      for (const o of [{ optimizer: 'sgd' as const, lr: 0.5 }, { optimizer: 'adam' as const, lr: 0.01 }, { optimizer: 'momentum' as const, lr: 0.1, weightDecay: decay }]) {
         const c = compareWithReference(spec, { ...o, steps: 3 })
         expect(c.kind).toBe(kind)
         expect(c.lossDiff).toBeLessThan(TOL)
         expect(c.gradDiff).toBeLessThan(TOL)
         expect(c.weightDiff).toBeLessThan(TOL)
-        expect(c.stateDiff).toBeLessThan(TOL)
+        // The moving mean follows the bias before batch norm, which Adam moves by noise (step-cases.ts).
+        if (!(spec === batchNormNet && o.optimizer === 'adam')) expect(c.stateDiff).toBeLessThan(TOL)
       }
     })
   }
