@@ -72,6 +72,14 @@ export async function findAdapter(missing: string): Promise<{ adapter: BrowserAd
   return { adapter: { ...base, software: isSoftwareAdapter({ ...base, isFallbackAdapter: a.isFallbackAdapter ?? info.isFallbackAdapter }) }, reason: null }
 }
 
+/**
+ * Where a browser context keeps its LeNet-5 measurement of an adapter (localStorage). The desktop
+ * app's main window and its hidden GPU window share the app:// origin, so either sees the other's.
+ */
+export function measuredKey(a: BrowserAdapter): string {
+  return `conv-studio:browser-gpu-lenet:${a.vendor}/${a.architecture}/${a.description}`
+}
+
 /** The browser and version from the user agent (browser code only). */
 export function browserName(): string {
   const ua = (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent ?? ''

@@ -6,7 +6,7 @@
 // 'interrupted'. In the desktop app a hidden GPU window of main's trains these runs instead
 // (src/main/transports/electron-gpu-window.ts); this page only shows what that window reported.
 import { reactive } from 'vue'
-import { browserName, findAdapter, type BrowserAdapter, type BrowserGpuInfo, type PageToWorker, type WorkerToPage } from '../../../shared/browser-gpu'
+import { browserName, findAdapter, measuredKey, type BrowserGpuInfo, type PageToWorker, type WorkerToPage } from '../../../shared/browser-gpu'
 import type { StudioClient } from './types'
 import { pageToken } from './ws-client'
 
@@ -19,14 +19,8 @@ export const browserGpu = reactive<{ checked: boolean; info: BrowserGpuInfo | nu
   training: []
 })
 
-const MEASURED_KEY = 'conv-studio:browser-gpu-lenet'
-
 function workerUrl(): URL {
   return new URL('./worker.js', document.baseURI)
-}
-
-function measuredKey(a: BrowserAdapter): string {
-  return `${MEASURED_KEY}:${a.vendor}/${a.architecture}/${a.description}`
 }
 
 let client: StudioClient | null = null
