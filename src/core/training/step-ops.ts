@@ -105,6 +105,12 @@ function biasGradOf(dy: tf.Tensor, reshape: (x: tf.Tensor, s: number[]) => tf.Te
   return sum0(reshape(sum0(reshape(dy, [dy.shape[0], perExample])), [perExample / c, c]))
 }
 
+/** The largest k <= most that divides rows: how many bias copies fit side by side. */
+function widestTiling(rows: number, most: number): number {
+  for (let k = Math.min(most, rows); k > 1; k--) if (rows % k === 0) return k
+  return 1
+}
+
 export function portableOps(): StepOps {
   return {
     native: false,
@@ -258,7 +264,16 @@ export function nativeOps(node: NodeBackend): StepOps {
         grad: (dy, x, y) => (max ? one('MaxPoolGrad', attrs, [x, y, dy]) : one('AvgPoolGrad', attrs, [int32(x.shape), dy]))
       }
     },
-    addBias: (x, bias) => one('BiasAdd', [T, nhwc], [x, bias]),
+    // TensorFlow's BiasAdd is slow on rows of a few channels: on LeNet-5's conv1 output
+    // (256x28x28x6) it took 0.76-1.26 ms, and the same sum over rows of 192 (the map seen as
+    // [size / 192, 192], the bias tiled 32 times) 0.35 ms. Same values, element for element.
+    addBias: (x, bias) => {
+      const c = x.shape[x.rank - 1]
+      const copies = x.rank > 2 && c < 16 ? widestTiling(x.size / c, Math.floor(192 / c)) : 1
+      if (copies === 1) return one('BiasAdd', [T, nhwc], [x, bias])
+      const tiled = one('Tile', [T, type('Tmultiples', b.TF_INT32)], [bias, int32([copies])])
+      return reshape(one('BiasAdd', [T, nhwc], [reshape(x, [x.size / (c * copies), c * copies]), tiled]), x.shape)
+    },
     biasGrad: (dy) => biasGradOf(dy, reshape, sum0),
     activation: (kind) => {
       const [fwd, grad] = kind === 'sigmoid' ? ['Sigmoid', 'SigmoidGrad'] : kind === 'relu' ? ['Relu', 'ReluGrad'] : ['Tanh', 'TanhGrad']
