@@ -6,6 +6,19 @@ import { extname, resolve, sep } from 'node:path'
 export const APP_HOST = 'studio'
 export const APP_ORIGIN = `app://${APP_HOST}`
 
+/** The strict CSP every app:// response carries (the window and the hidden GPU window alike). */
+export const APP_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data: blob:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'"
+].join('; ')
+
 const MIME: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',

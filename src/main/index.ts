@@ -23,7 +23,7 @@ import log from 'electron-log/main'
 import { StudioError, type Reply } from '../shared/contract'
 import type { DatasetInfo, RunRecord } from '../shared/domain'
 import { channels } from '../shared/wire'
-import { APP_HOST, APP_ORIGIN, mimeType, rendererFileFor } from './app-scheme'
+import { APP_CSP, APP_HOST, APP_ORIGIN, mimeType, rendererFileFor } from './app-scheme'
 import { SQLITE_BINDING_ENV } from './native-binding'
 import { dataPaths, defaultDataDir, readSettings, writeSettings } from './paths'
 import { createServices, type Services } from './services'
@@ -72,17 +72,6 @@ function isTrusted(url: string): boolean {
   }
 }
 
-const CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data: blob:",
-  "connect-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'"
-].join('; ')
 
 /** app://studio/<path> → out/renderer/<path>, with the strict CSP as a real response header. */
 async function serveRenderer(request: Request): Promise<Response> {
@@ -91,7 +80,7 @@ async function serveRenderer(request: Request): Promise<Response> {
   const res = await net.fetch(pathToFileURL(file).toString())
   return new Response(res.body, {
     status: res.status,
-    headers: { 'Content-Type': mimeType(file), 'Content-Security-Policy': CSP, 'X-Content-Type-Options': 'nosniff' }
+    headers: { 'Content-Type': mimeType(file), 'Content-Security-Policy': APP_CSP, 'X-Content-Type-Options': 'nosniff' }
   })
 }
 
@@ -342,7 +331,7 @@ async function start(): Promise<void> {
   protocol.handle('app', serveRenderer)
   // The dev server's responses get the same policy (app:// sets it in serveRenderer).
   session.defaultSession.webRequest.onHeadersReceived((details, callback) => {
-    callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CSP] } })
+    callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [APP_CSP] } })
   })
   // No permission (camera, notifications, ...) is ever needed.
   session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false))
