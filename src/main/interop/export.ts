@@ -5,12 +5,11 @@
 //    the official onnx.proto;
 //  * tfjs: model.json + weights.bin that tf.loadLayersModel() opens without Conv Studio's code.
 // A run trained with per-channel (x - mean) / std takes the same [0, 1] pixels in the ONNX graph
-// (Sub and Div at its input) and in model.py's load() (a wrapper module); the tfjs folder is the
-// network as trained, so its metadata.json says to apply the numbers first. Every metadata.json
-// carries them.
+// (Sub and Div at its input), in model.py's load() (a wrapper module) and in the tfjs model (a
+// stock 1x1 DepthwiseConv2D as its first layer). Every metadata.json carries the numbers too.
 // Weights are read from the checkpoint one tensor at a time (AlexNet's largest is 100 MB of 230),
 // converted to PyTorch's layout and written out before the next is read: never two copies of a model.
-import { closeSync, copyFileSync, mkdirSync, openSync, readSync, renameSync, writeFileSync, writeSync } from 'node:fs'
+import { appendFileSync, closeSync, copyFileSync, mkdirSync, openSync, readSync, renameSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import protobuf from 'protobufjs'
 import { StudioError } from '../../shared/contract'
@@ -288,23 +287,87 @@ function writeOnnx(dir: string, run: RunRecord, spec: ModelSpec, ckpt: Checkpoin
 // ---------------------------------------------------------------------------------------------
 // tfjs
 
-/** The topology with Conv Studio's SeededDropout as the stock Dropout (the same at inference), so stock tfjs loads it. */
-function stockTopology(model: ModelJson): ModelJson {
-  const copy = structuredClone(model)
-  const layers = (copy.modelTopology as { model_config?: { config?: { layers?: { class_name: string; config: Record<string, unknown> }[] } } }).model_config?.config?.layers ??
-    (copy.modelTopology as { config?: { layers?: { class_name: string; config: Record<string, unknown> }[] } }).config?.layers ??
-    []
-  for (const l of layers) {
+interface TopologyLayer {
+  class_name: string
+  name?: string
+  config: Record<string, unknown>
+  inbound_nodes?: [string, number, number, object][][]
+}
+interface TopologyConfig {
+  layers?: TopologyLayer[]
+  input_layers?: [string, number, number][]
+}
+
+/** The functional model's config inside model.json's topology (tfjs writes it under model_config). */
+function topologyConfig(model: ModelJson): TopologyConfig {
+  const t = model.modelTopology as { model_config?: { config?: TopologyConfig }; config?: TopologyConfig }
+  return t.model_config?.config ?? t.config ?? {}
+}
+
+/** Conv Studio's SeededDropout as the stock Dropout (the same at inference), so stock tfjs loads the topology. */
+function useStockDropout(config: TopologyConfig): void {
+  for (const l of config.layers ?? []) {
     if (l.class_name !== 'SeededDropout') continue
     l.class_name = 'Dropout'
     l.config = { name: l.config.name, trainable: l.config.trainable ?? true, rate: l.config.rate, noise_shape: null, seed: null }
   }
-  return copy
 }
 
-function writeTfjs(dir: string, ckpt: CheckpointReader): void {
-  copyFileSync(join(ckpt.dir, ckpt.model.weightsManifest[0].paths[0]), join(dir, WEIGHTS_FILE))
-  const model = stockTopology(ckpt.model)
+const NORMALISATION_LAYER = 'input_normalisation'
+
+/**
+ * The run's normalisation as the model's first layer, so the tfjs model takes pixel / 255 as the
+ * ONNX graph and model.py do: a 1x1 DepthwiseConv2D, a stock layer, computing x / std - mean / std
+ * per channel (kernel 1/std, bias -mean/std). Adds its two weights to the manifest, after the
+ * network's, and returns their bytes, to be appended to weights.bin in the same order.
+ */
+function addNormalisationLayer(model: ModelJson, config: TopologyConfig, n: Normalize): Buffer {
+  const input = config.input_layers?.[0]?.[0]
+  const at = (config.layers ?? []).findIndex((l) => (l.name ?? l.config.name) === input)
+  if (!input || at < 0 || !config.layers) throw new StudioError('internal', 'The checkpoint has no input layer to put the normalisation after.')
+  for (const l of config.layers)
+    l.inbound_nodes = l.inbound_nodes?.map((node) => node.map(([name, ...rest]) => [name === input ? NORMALISATION_LAYER : name, ...rest] as [string, number, number, object]))
+  config.layers.splice(at + 1, 0, {
+    name: NORMALISATION_LAYER,
+    class_name: 'DepthwiseConv2D',
+    config: {
+      name: NORMALISATION_LAYER,
+      trainable: false,
+      kernel_size: [1, 1],
+      strides: [1, 1],
+      padding: 'valid',
+      data_format: 'channels_last',
+      dilation_rate: [1, 1],
+      depth_multiplier: 1,
+      activation: 'linear',
+      use_bias: true,
+      depthwise_initializer: { class_name: 'Ones', config: {} },
+      bias_initializer: { class_name: 'Zeros', config: {} },
+      depthwise_regularizer: null,
+      bias_regularizer: null,
+      activity_regularizer: null,
+      depthwise_constraint: null,
+      bias_constraint: null
+    },
+    inbound_nodes: [[[input, 0, 0, {}]]]
+  })
+  const c = n.mean.length
+  model.weightsManifest[0].weights.push(
+    { name: `${NORMALISATION_LAYER}/depthwise_kernel`, shape: [1, 1, c, 1], dtype: 'float32' },
+    { name: `${NORMALISATION_LAYER}/bias`, shape: [c], dtype: 'float32' }
+  )
+  const values = Float32Array.from([...n.std.map((s) => 1 / s), ...n.mean.map((m, i) => -m / n.std[i])])
+  return Buffer.from(values.buffer)
+}
+
+function writeTfjs(dir: string, ckpt: CheckpointReader, n: Normalize | null): void {
+  const model = structuredClone(ckpt.model)
+  const config = topologyConfig(model)
+  useStockDropout(config)
+  const normalisation = n ? addNormalisationLayer(model, config, n) : null
+  const weights = join(dir, WEIGHTS_FILE)
+  copyFileSync(join(ckpt.dir, ckpt.model.weightsManifest[0].paths[0]), weights)
+  if (normalisation) appendFileSync(weights, normalisation)
   model.weightsManifest[0].paths = [WEIGHTS_FILE]
   writeFileSync(join(dir, MODEL_JSON), JSON.stringify(model))
 }
@@ -332,7 +395,7 @@ function metadata(run: RunRecord, format: ExportFormat, style: string, n: Normal
       layout: format === 'tfjs' ? 'NHWC' : 'NCHW',
       shape: format === 'tfjs' ? [1, s.inputSize, s.inputSize, s.inputChannels] : nchw,
       dtype: 'float32',
-      range: n && format === 'tfjs' ? 'normalised: (pixel / 255 - mean) / std, see preprocessing' : [0, 1]
+      range: [0, 1]
     },
     output: { name: 'logits', shape: [1, s.numClasses], meaning: 'unnormalised class scores; softmax gives probabilities, argmax the class' },
     preprocessing: {
@@ -345,7 +408,7 @@ function metadata(run: RunRecord, format: ExportFormat, style: string, n: Normal
       normalisation: !n
         ? 'none: the network was trained on pixel / 255'
         : format === 'tfjs'
-          ? 'apply (pixel / 255 - mean) / std per channel yourself before the model: the tfjs model is the network as trained'
+          ? `inside the model (its first layer, ${NORMALISATION_LAYER}: a 1x1 DepthwiseConv2D, x / std - mean / std): feed pixel / 255`
           : format === 'onnx'
             ? 'inside the graph (Sub and Div at the input): feed pixel / 255'
             : "inside model.py's load() (Normalized wraps the network): feed pixel / 255",
@@ -369,7 +432,7 @@ export async function exportWeights(runs: RunStore, runId: number, format: Expor
     mkdirSync(dir, { recursive: true })
     if (format === 'pytorch') writePytorch(dir, run, run.config.spec, ckpt, n)
     else if (format === 'onnx') writeOnnx(dir, run, run.config.spec, ckpt, n)
-    else writeTfjs(dir, ckpt)
+    else writeTfjs(dir, ckpt, n)
     writeFileSync(join(dir, 'metadata.json'), JSON.stringify({ ...metadata(run, format, style, n), weights: kind }, null, 2) + '\n')
     return dir
   } finally {

@@ -1,7 +1,8 @@
 // Exported ONNX models run in onnxruntime-node (a dev dependency, CPU provider) and give the app's
 // logits to 1e-4 on raw pixel / 255 input: LeNet-5 as d2l trains it, and a colour BatchNorm run
 // trained with per-channel normalisation, which the graph applies itself (Sub and Div at its
-// input). Every format's metadata.json carries the normalisation numbers.
+// input). The tfjs export, in stock tf.loadLayersModel, takes the same input (its first layer
+// normalises). Every format's metadata.json carries the normalisation numbers.
 import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -79,6 +80,25 @@ describe('model.onnx in onnxruntime-node gives the app\'s logits', () => {
         expect(new Set(argmax(app).map(String)).size + new Set(app.map((r) => r[0].toFixed(4))).size).toBeGreaterThan(2)
       })
 
+      it('tfjs: stock tf.loadLayersModel on raw pixel / 255 (NHWC) gives the app\'s logits to 1e-5, its first layer applying the normalisation', async () => {
+        const tf = await import('@tensorflow/tfjs')
+        const out = join(dir, `${run.id}-tfjs`)
+        await exportWeights(store, run.id, 'tfjs', out, 'photos')
+        const json = JSON.parse(readFileSync(join(out, 'model.json'), 'utf8'))
+        const w = readFileSync(join(out, 'weights.bin'))
+        const model = await tf.loadLayersModel(
+          tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData: w.buffer.slice(w.byteOffset, w.byteOffset + w.byteLength) })
+        )
+        expect(model.layers[1].name === 'input_normalisation').toBe(Boolean(run.config.normalize))
+        const x = toInputTensor(c.images, c.count, c.size, run.config.spec, null)
+        const y = model.predict(x) as import('@tensorflow/tfjs').Tensor2D
+        const diff = maxAbsDiff((await y.array()) as number[][], app)
+        tf.dispose([x, y])
+        model.dispose()
+        console.log(`[interop] ${run.model} (${channels} ch${run.config.normalize ? ', normalised' : ''}) tfjs in stock tf.loadLayersModel: max |logit diff| = ${diff.toExponential(2)}`)
+        expect(diff).toBeLessThan(1e-5)
+      })
+
       it('metadata.json of onnx, pytorch and tfjs: input, size, channels and the normalisation numbers', async () => {
         for (const format of ['onnx', 'pytorch', 'tfjs'] as const) {
           const out = join(dir, `${run.id}-meta-${format}`)
@@ -86,7 +106,8 @@ describe('model.onnx in onnxruntime-node gives the app\'s logits', () => {
           const meta = JSON.parse(readFileSync(join(out, 'metadata.json'), 'utf8'))
           expect(meta.preprocessing, format).toMatchObject({ size: c.size, channels, scale: 'pixel / 255', mean: run.config.normalize ? NORMALIZE.mean : null, std: run.config.normalize ? NORMALIZE.std : null })
           if (run.config.imagePrep) expect(meta.preprocessing.resizePolicy).toBe('fit')
-          if (run.config.normalize) expect(meta.preprocessing.normalisation).toMatch(format === 'tfjs' ? /yourself before the model/ : /inside/)
+          if (run.config.normalize) expect(meta.preprocessing.normalisation).toMatch(/inside/)
+          expect(meta.input.range, format).toEqual([0, 1])
         }
       })
 
