@@ -161,9 +161,21 @@ function writePytorch(dir: string, run: RunRecord, spec: ModelSpec, ckpt: Checkp
 // ONNX
 
 let onnxRoot: protobuf.Root | null = null
-function onnxTypes(): { Model: protobuf.Type } {
+function onnxTypes(): { Model: protobuf.Type; Tensor: protobuf.Type } {
   onnxRoot ??= protobuf.parse(ONNX_PROTO, { keepCase: false }).root
-  return { Model: onnxRoot.lookupType('onnx.ModelProto') }
+  return { Model: onnxRoot.lookupType('onnx.ModelProto'), Tensor: onnxRoot.lookupType('onnx.TensorProto') }
+}
+
+// Field numbers of onnx.proto that an initializer's framing is written with by hand (see writeOnnx).
+const MODEL_GRAPH = 7
+const GRAPH_INITIALIZER = 5
+const TENSOR_RAW_DATA = 9
+
+/** A length-delimited field's key and length, as protobuf writes them. */
+function fieldHeader(field: number, length: number): Uint8Array {
+  const w = protobuf.Writer.create()
+  w.uint32((field << 3) | 2).uint32(length)
+  return w.finish()
 }
 
 const FLOAT = 1
@@ -244,7 +256,7 @@ function onnxNodes(spec: ModelSpec, n: Normalize | null): object[] {
  * at a time.
  */
 function writeOnnx(dir: string, run: RunRecord, spec: ModelSpec, ckpt: CheckpointReader, n: Normalize | null): void {
-  const { Model } = onnxTypes()
+  const { Model, Tensor } = onnxTypes()
   const head = {
     irVersion: 7,
     opsetImport: [{ domain: '', version: 13 }],
@@ -270,8 +282,19 @@ function writeOnnx(dir: string, run: RunRecord, spec: ModelSpec, ckpt: Checkpoin
       while (off < b.length) off += writeSync(fd, b, off, b.length - off)
     }
     write(Model.encode(Model.create(head)).finish())
-    const initializer = (name: string, dims: number[], v: Float32Array) =>
-      write(Model.encode(Model.create({ graph: { initializer: [{ name, dims, dataType: FLOAT, rawData: new Uint8Array(v.buffer, v.byteOffset, v.byteLength) }] } })).finish())
+    // Each initializer is one more ModelProto { graph { initializer: [tensor] } } (concatenated
+    // messages merge, the repeated field appends). Its name, dims and type are encoded by protobufjs;
+    // the raw_data field's key and length are written by hand before the tensor's own bytes, which
+    // go to the file as they are: encoding them too would copy AlexNet's 105 MB tensor once more.
+    const initializer = (name: string, dims: number[], v: Float32Array) => {
+      const meta = Tensor.encode(Tensor.create({ name, dims, dataType: FLOAT })).finish()
+      const raw = new Uint8Array(v.buffer, v.byteOffset, v.byteLength)
+      const rawHeader = fieldHeader(TENSOR_RAW_DATA, raw.length)
+      const tensorLength = meta.length + rawHeader.length + raw.length
+      const tensorHeader = fieldHeader(GRAPH_INITIALIZER, tensorLength)
+      write(fieldHeader(MODEL_GRAPH, tensorHeader.length + tensorLength))
+      for (const part of [tensorHeader, meta, rawHeader, raw]) write(part)
+    }
     if (n) {
       const c = spec.inputChannels
       initializer(NORMALIZE_MEAN, [1, c, 1, 1], Float32Array.from(n.mean))
