@@ -24,8 +24,7 @@ import { DatasetStore } from '../../src/main/services/datasets'
 import { GPU_WINDOW_CLOSED, type HostPort } from '../../src/main/transports/browser-worker'
 import { GPU_WINDOW_PORT } from '../../src/shared/browser-gpu'
 import { TrainConfigSchema } from '../../src/shared/schemas'
-import type { RunRecord } from '../../src/shared/domain'
-import { tinyConfig } from '../helpers/hosts'
+import { recordedStatus, tinyConfig } from '../helpers/hosts'
 import { checkPrerequisites, CHROMIUM, root, WEBGPU_ARGS } from './harness'
 
 let pageDir: string
@@ -120,20 +119,6 @@ async function openWindow(): Promise<{ page: Page; closed: Promise<void> }> {
   return { page, closed }
 }
 
-async function statusOf(runId: number, done: string[], ms: number): Promise<RunRecord> {
-  let r: RunRecord | null = null
-  await expect
-    .poll(
-      async () => {
-        const reply = await services.handle('runs.get', { runId })
-        r = reply.ok ? (reply.value as RunRecord) : null
-        return r?.status
-      },
-      { timeout: ms, interval: 250 }
-    )
-    .toSatisfy((s: string | undefined) => s !== undefined && done.includes(s))
-  return r as unknown as RunRecord
-}
 
 beforeAll(async () => {
   const missing = checkPrerequisites()
@@ -185,7 +170,7 @@ describe("the desktop app's GPU window page in Chromium (WebGPU on SwiftShader, 
     const config = (epochs: number) =>
       TrainConfigSchema.parse(tinyConfig({ backend: 'browser-webgpu', dataset: 'imported-tiny-digits', batchSize: 10, epochs }))
     const run = await services.training.start(config(2), { classes: [...'0123456789'], paramCount: 61706 })
-    const done = await statusOf(run.id, ['completed', 'failed', 'interrupted'], 240_000)
+    const done = await recordedStatus(services, run.id, ['completed', 'failed', 'interrupted'], 240_000)
     expect([done.status, done.error, done.backend]).toEqual(['completed', null, 'browser-webgpu'])
     expect(done.device).toMatch(/swiftshader/i)
     const curves = await services.handle('runs.curves', { runId: run.id })
@@ -201,7 +186,7 @@ describe("the desktop app's GPU window page in Chromium (WebGPU on SwiftShader, 
       .poll(async () => ((await services.handle('runs.curves', { runId: second.id })) as { ok: true; value: { epochs: unknown[] } }).value.epochs.length, { timeout: 240_000, interval: 250 })
       .toBeGreaterThan(0)
     await page.close()
-    const stopped = await statusOf(second.id, ['interrupted', 'failed', 'completed'], 30_000)
+    const stopped = await recordedStatus(services, second.id, ['interrupted', 'failed', 'completed'], 30_000)
     expect([stopped.status, stopped.error]).toEqual(['interrupted', GPU_WINDOW_CLOSED])
     expect(services.browserWorkers.list()).toHaveLength(0)
     // The strict CSP held: no violation, no page error.

@@ -4,10 +4,13 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import WebSocket from 'ws'
+import { expect } from 'vitest'
 import { getPreset } from '../../src/core/models/presets'
 import type { MethodArgs, MethodName, MethodResult, Reply } from '../../src/shared/contract'
 import { parseServerFrame } from '../../src/shared/wire'
 import type { TrainConfigInput } from '../../src/shared/schemas'
+import type { RunRecord } from '../../src/shared/domain'
+import type { Services } from '../../src/main/services'
 
 export function tempDir(prefix = 'conv-studio-hosts-'): { path: string; remove(): void } {
   const path = mkdtempSync(join(tmpdir(), prefix))
@@ -150,4 +153,20 @@ export function upgradeStatus(url: string, headers: Record<string, string> = {})
       if (!/Unexpected server response/.test(err.message)) reject(err)
     })
   })
+}
+
+/** Polls the services' record of a run until its status is one of `done`; returns that record. */
+export async function recordedStatus(services: Pick<Services, 'handle'>, runId: number, done: string[], ms = 20_000): Promise<RunRecord> {
+  let r: RunRecord | null = null
+  await expect
+    .poll(
+      async () => {
+        const reply = await services.handle('runs.get', { runId })
+        r = reply.ok ? (reply.value as RunRecord) : null
+        return r?.status
+      },
+      { timeout: ms, interval: 100 }
+    )
+    .toSatisfy((s: string | undefined) => s !== undefined && done.includes(s))
+  return r as unknown as RunRecord
 }

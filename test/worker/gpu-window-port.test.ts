@@ -12,8 +12,7 @@ import { createServices, type Services } from '../../src/main/services'
 import { dataPaths } from '../../src/main/paths'
 import { GPU_WINDOW_CLOSED, type HostPort } from '../../src/main/transports/browser-worker'
 import { frame, unframe, type BrowserGpuInfo, type DatasetHeader, type PortToHost, type PortToWindow, type StartWeightsHeader, type WorkerStart } from '../../src/shared/browser-gpu'
-import type { RunRecord } from '../../src/shared/domain'
-import { tempDir, tinyConfig } from '../helpers/hosts'
+import { recordedStatus, tempDir, tinyConfig } from '../helpers/hosts'
 import { writeCheckpoint } from '../main/runs/helpers'
 
 let dir: ReturnType<typeof tempDir>
@@ -78,20 +77,6 @@ async function connected(): Promise<Window> {
   return w
 }
 
-async function statusOf(runId: number, done: string[], ms = 20_000): Promise<RunRecord> {
-  let r: RunRecord | null = null
-  await expect
-    .poll(
-      async () => {
-        const reply = await services.handle('runs.get', { runId })
-        r = reply.ok ? (reply.value as RunRecord) : null
-        return r?.status
-      },
-      { timeout: ms, interval: 100 }
-    )
-    .toSatisfy((s: string | undefined) => s !== undefined && done.includes(s))
-  return r as unknown as RunRecord
-}
 
 function checkpointBody(): Uint8Array {
   const d = writeCheckpoint(join(dir.path, `ckpt-${Math.random()}`))
@@ -167,7 +152,7 @@ describe("the desktop app's hidden GPU window, over a MessagePort", () => {
       await trainEpochs(w, start, 1, 1)
       const test = { loss: 1, acc: 0.7, confusion: confusion(), precision: Array(10).fill(0.7), recall: Array(10).fill(0.7), predictions: Buffer.alloc(2000).toString('base64'), labels: Buffer.alloc(2000).toString('base64'), trueProbabilities: probabilities(2000) }
       w.call('browserGpu.post', { runId: run.id, message: { type: 'done', status: 'completed', epochsDone: 1, bestEpoch: 1, bestValAcc: 0.65, examplesPerSec: 170, test } })
-      const r = await statusOf(run.id, ['completed', 'failed', 'interrupted'])
+      const r = await recordedStatus(services, run.id, ['completed', 'failed', 'interrupted'])
       expect([r.status, r.error, r.backend, r.device]).toEqual(['completed', null, 'browser-webgpu', 'google swiftshader (software adapter)'])
       // The inspection views' data, as a Node child's run keeps it.
       const hist = await services.handle('runs.histograms', { runId: run.id })
@@ -192,7 +177,7 @@ describe("the desktop app's hidden GPU window, over a MessagePort", () => {
     await expect.poll(async () => ((await services.handle('runs.curves', { runId: run.id })) as { ok: true; value: { epochs: unknown[] } }).value.epochs.length).toBe(1)
     // The window closes (its process gone): the port's other end closes.
     w.port.close()
-    const stopped = await statusOf(run.id, ['interrupted', 'failed', 'completed'])
+    const stopped = await recordedStatus(services, run.id, ['interrupted', 'failed', 'completed'])
     expect([stopped.status, stopped.error]).toEqual(['interrupted', GPU_WINDOW_CLOSED])
 
     const again = await connected()
