@@ -18,7 +18,8 @@ import type { ModelSpec } from '../../shared/schemas'
 import { inferLayers, ModelSpecError } from './spec'
 
 export interface BuildOptions {
-  init: 'xavier' | 'default'
+  /** 'zeros' is for a model whose weights are set right after (an import): no random draw. */
+  init: 'xavier' | 'default' | 'zeros'
   seed: number
 }
 
@@ -92,7 +93,7 @@ export function buildModel(spec: ModelSpec, opts: BuildOptions): tf.LayersModel 
             strides: layer.stride,
             padding: same ? 'same' : 'valid',
             kernelInitializer: weightInit(opts, fanIn, layerSeed(opts.seed, index, 0)),
-            biasInitializer: biasInit(fanIn, layerSeed(opts.seed, index, 1))
+            biasInitializer: biasInit(opts, fanIn, layerSeed(opts.seed, index, 1))
           })
         )
         break
@@ -104,7 +105,7 @@ export function buildModel(spec: ModelSpec, opts: BuildOptions): tf.LayersModel 
             name,
             units: layer.outFeatures,
             kernelInitializer: weightInit(opts, fanIn, layerSeed(opts.seed, index, 0)),
-            biasInitializer: biasInit(fanIn, layerSeed(opts.seed, index, 1))
+            biasInitializer: biasInit(opts, fanIn, layerSeed(opts.seed, index, 1))
           })
         )
         break
@@ -146,12 +147,14 @@ export function buildModel(spec: ModelSpec, opts: BuildOptions): tf.LayersModel 
 }
 
 function weightInit(opts: BuildOptions, fanIn: number, seed: number): Initializer {
+  if (opts.init === 'zeros') return tf.initializers.zeros()
   if (opts.init === 'xavier') return tf.initializers.glorotUniform({ seed })
   const bound = 1 / Math.sqrt(fanIn)
   return tf.initializers.randomUniform({ minval: -bound, maxval: bound, seed })
 }
 
-function biasInit(fanIn: number, seed: number): Initializer {
+function biasInit(opts: BuildOptions, fanIn: number, seed: number): Initializer {
+  if (opts.init === 'zeros') return tf.initializers.zeros()
   const bound = 1 / Math.sqrt(fanIn)
   return tf.initializers.randomUniform({ minval: -bound, maxval: bound, seed })
 }

@@ -39,7 +39,7 @@ export async function importWeights(path: string, spec: ModelSpec): Promise<Impo
   const source = await openCheckpointFile(path)
   try {
     const plan = planWeights(spec, source.tensors)
-    const model = buildModel(spec, { init: 'default', seed: 0 })
+    const model = buildModel(spec, { init: 'zeros', seed: 0 })
     try {
       // Layer by layer: a model's getWeights() lists every trainable weight before any moving statistic.
       let pending: tf.Tensor[] = []
