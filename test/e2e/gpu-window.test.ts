@@ -127,7 +127,7 @@ beforeAll(async () => {
   // (the page, the GPU window's page, worker.js and their shared chunks), built into a temp folder.
   const { renderer } = (await import('../../electron.vite.config')).default as { renderer: InlineConfig }
   pageDir = mkdtempSync(join(tmpdir(), 'conv-studio-gpu-window-'))
-  await build({ ...renderer, configFile: false, logLevel: 'warn', base: './', build: { ...renderer.build, outDir: pageDir, emptyOutDir: false } })
+  await build({ ...renderer, configFile: false, logLevel: 'error', base: './', build: { ...renderer.build, outDir: pageDir, emptyOutDir: false } })
   server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname
     const file = join(pageDir, path)
