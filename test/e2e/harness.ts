@@ -30,6 +30,8 @@ export interface Studio {
   audit(view: string): Promise<void>
   /** Navigates the single-page app by its hash route. */
   go(hash: string): Promise<void>
+  /** Waits for `testId` to be visible; on timeout the error says what the page showed instead. */
+  waitForTestId(testId: string, ms: number): Promise<void>
   close(): Promise<void>
 }
 
@@ -127,6 +129,17 @@ export async function startStudio(opts: StudioOptions = {}): Promise<Studio> {
     },
     async go(hash) {
       await page.evaluate((h) => (window.location.hash = h), hash)
+    },
+    async waitForTestId(testId, ms) {
+      try {
+        await page.getByTestId(testId).waitFor({ timeout: ms })
+      } catch (err) {
+        // A wait that times out says what the page showed, so a failure on a loaded CI machine can be read.
+        const shown = await page
+          .evaluate(() => ({ url: location.href.replace(/token=[\w-]+/, 'token=…'), headings: Array.from(document.querySelectorAll('h1, h2')).map((h) => h.textContent?.trim()).slice(0, 6), ready: document.readyState }))
+          .catch((e: Error) => ({ unreadable: e.message }))
+        throw new Error(`${(err as Error).message.split('\n')[0]}\npage: ${JSON.stringify(shown)}\npage errors: ${JSON.stringify(pageErrors)}\nserver log (end): ${log.slice(-2000)}`)
+      }
     },
     async close() {
       await browser.close()

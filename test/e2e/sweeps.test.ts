@@ -15,9 +15,11 @@ afterAll(async () => {
 
 it('a sweep from the UI fills its page; parallel coordinates; a cancelled run resumes in place', async () => {
   const { page } = studio
-  await studio.go('#/sweeps')
-  // The view's chunk loads on first visit; a busy machine needs more than the default 30 s.
-  await page.getByTestId('sweep-form').waitFor({ timeout: 90_000 })
+  // Through the sidebar, as a person gets there. The view's chunk loads on first visit; a busy
+  // machine needs more than the default 30 s (one CI run saw no form after 90 s, cause unknown:
+  // the wait now reports what the page showed).
+  await page.getByRole('link', { name: 'Sweeps', exact: true }).click()
+  await studio.waitForTestId('sweep-form', 120_000)
   await page.getByLabel('Epochs').fill('1')
   await page.getByLabel('First N training examples').fill('256')
   await page.getByTestId('grid-values-0').fill('0.3, 0.9')
