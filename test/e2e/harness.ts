@@ -99,6 +99,11 @@ export async function startStudio(opts: StudioOptions = {}): Promise<Studio> {
   page.on('pageerror', (e) => pageErrors.push(`pageerror: ${e.message}`))
   if (opts.initScript) await page.addInitScript(opts.initScript)
   await page.goto(url)
+  // vue-router listens to hash changes only once its first navigation has finished: a go() before
+  // that is lost and the page stays on New run (two fresh-clone CI runs lost one, Sweeps and then
+  // Datasets; reproduced by delaying New run's chunk). Its history writes '#/' at once; the
+  // finished navigation writes '#/new' (the redirect of '/') and starts listening in the same step.
+  await page.waitForFunction(() => !['', '#/'].includes(window.location.hash), null, { timeout: 60_000 })
 
   const a11yViolations: string[] = []
   const audit = async (view: string): Promise<void> => {

@@ -16,8 +16,7 @@ afterAll(async () => {
 it('a sweep from the UI fills its page; parallel coordinates; a cancelled run resumes in place', async () => {
   const { page } = studio
   // Through the sidebar, as a person gets there. The view's chunk loads on first visit; a busy
-  // machine needs more than the default 30 s (one CI run saw no form after 90 s, cause unknown:
-  // the wait now reports what the page showed).
+  // machine needs more than the default 30 s.
   await page.getByRole('link', { name: 'Sweeps', exact: true }).click()
   await studio.waitForTestId('sweep-form', 120_000)
   await page.getByLabel('Epochs').fill('1')
