@@ -200,7 +200,9 @@ describe("Training in this browser's GPU (Chromium WebGPU on SwiftShader)", () =
     const resumed = recorded(runId)
     expect(resumed.lastEpoch).toBe(before + 1)
     expect(resumed.epochs).toBe(before + 1)
-    expect(resumed.inspected).toBe(before + 1)
+    // The host commits an epoch, then its inspection data, one after the other: this reader can
+    // land between the two (a fresh-clone CI run did), so it waits for the second.
+    await expect.poll(() => recorded(runId).inspected, { timeout: 10_000 }).toBe(before + 1)
     await page.click('[data-testid="cancel"]')
     await expect.poll(() => recorded(runId).status, { timeout: 10_000 }).toBe('cancelled')
   }, 420_000)
